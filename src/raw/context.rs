@@ -1,0 +1,313 @@
+//! The per-call context every generated client carries, and the one place where the headers and query
+//! parameters common to all CloudBase calls are added (progenitor's `ClientHooks`).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use progenitor_client::{ClientHooks, ClientInfo, Error as RawError, OperationInfo};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+
+use crate::Secret;
+
+/// Header the client adds when it turned an HTTP 200 carrying an error body into an error response, with
+/// the status the server really sent.
+pub const ORIGINAL_STATUS_HEADER: &str = "x-cloudbase-original-status";
+
+/// The status a 200-with-error-body reply is given in the raw layer, so progenitor reports it as an
+/// `ErrorResponse` with a typed `ErrorBody`.
+const ERROR_IN_BODY_STATUS: u16 = 400;
+
+/// What one call carries besides its own parameters: credentials, device and request ids, captcha token,
+/// and the facts of its response that progenitor's error type drops (status, request id).
+///
+/// Build one per call (it is cheap: a few `Arc`s) and hand it to the generated client:
+///
+/// ```
+/// use cloudbase::raw::{auth::Client, Context};
+/// let ctx = Context::new().with_client_id("my-env-1a2b").with_device_id("0123456789abcdef0123456789abcdef");
+/// let client = Client::new("http://127.0.0.1:9000", ctx);
+/// # let _ = client;
+/// ```
+///
+/// `Debug` never prints a credential.
+#[derive(Clone, Default)]
+pub struct Context {
+    pub(crate) credential: Credential,
+    pub(crate) client_id: Option<Arc<str>>,
+    pub(crate) device_id: Option<Arc<str>>,
+    pub(crate) request_id: Option<Arc<str>>,
+    pub(crate) captcha_token: Option<Secret>,
+    pub(crate) extra_headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    pub(crate) connect_retries: u32,
+    pub(crate) retry_delay: Duration,
+    meta: Arc<Mutex<ResponseMeta>>,
+}
+
+/// How a call authenticates.
+#[derive(Clone, Default)]
+pub(crate) enum Credential {
+    /// No Authorization header: the call carries `client_id` in the query instead.
+    #[default]
+    None,
+    /// `Authorization: Bearer <user access token or publishable key>`.
+    Bearer(Secret),
+    /// `Authorization: Basic base64(client_id:client_secret)`.
+    Basic(Secret),
+}
+
+/// Facts of the last response a [`Context`] saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseMeta {
+    /// The HTTP status the server sent (200 for an error body that came with 200).
+    pub status: Option<u16>,
+    /// The request id: the one the server echoed (`x-request-id` response header), else the one sent.
+    pub request_id: Option<String>,
+    /// True when the server answered 2xx with an error body.
+    pub error_in_success_body: bool,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let credential = match self.credential {
+            Credential::None => "none",
+            Credential::Bearer(_) => "Bearer [REDACTED]",
+            Credential::Basic(_) => "Basic [REDACTED]",
+        };
+        f.debug_struct("Context")
+            .field("credential", &credential)
+            .field("client_id", &self.client_id)
+            .field("device_id", &self.device_id)
+            .field("request_id", &self.request_id)
+            .field("captcha_token", &self.captcha_token.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context with no credentials and no ids.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `Authorization: Bearer <token>` (a user's access token or a publishable key).
+    pub fn with_bearer(mut self, token: Secret) -> Self {
+        self.credential = Credential::Bearer(token);
+        self
+    }
+
+    /// Sends `Authorization: Basic base64(client_id:client_secret)`.
+    pub fn with_basic(mut self, client_id: &str, client_secret: &Secret) -> Self {
+        let raw = format!("{client_id}:{}", client_secret.expose_secret());
+        self.credential = Credential::Basic(Secret::new(base64::engine::general_purpose::STANDARD.encode(raw)));
+        self
+    }
+
+    /// Sets the `client_id` query parameter sent on calls without a Bearer token.
+    pub fn with_client_id(mut self, client_id: impl Into<Arc<str>>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the `x-device-id` header.
+    pub fn with_device_id(mut self, device_id: impl Into<Arc<str>>) -> Self {
+        self.device_id = Some(device_id.into());
+        self
+    }
+
+    /// Sets the `x-request-id` header of the next call (otherwise a fresh one is made per request).
+    pub fn with_request_id(mut self, request_id: impl Into<Arc<str>>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Repeats a call refused with `captcha_required` with this captcha token.
+    pub fn with_captcha_token(mut self, token: Secret) -> Self {
+        self.captcha_token = Some(token);
+        self
+    }
+
+    /// Adds headers sent on every call (SDK version, language).
+    pub fn with_headers(mut self, headers: Vec<(HeaderName, HeaderValue)>) -> Self {
+        self.extra_headers = Arc::new(headers);
+        self
+    }
+
+    /// Retries a call whose connection could not be made (nothing was sent) up to `retries` more times,
+    /// `delay` apart. Other failures are never retried here: a request that may have reached the server is
+    /// not repeated behind the caller's back (a refresh grant replayed would trip refresh-token reuse).
+    pub fn with_connect_retries(mut self, retries: u32, delay: Duration) -> Self {
+        self.connect_retries = retries;
+        self.retry_delay = delay;
+        self
+    }
+
+    /// The same settings with a fresh response slot, for the next call.
+    pub fn fresh(&self) -> Self {
+        Self { meta: Arc::default(), request_id: None, ..self.clone() }
+    }
+
+    /// What the last response through this context (or its clones) was.
+    pub fn last_response(&self) -> ResponseMeta {
+        self.meta.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record(&self, update: impl FnOnce(&mut ResponseMeta)) {
+        update(&mut self.meta.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Adds the headers and query parameters every CloudBase call carries.
+    pub(crate) fn decorate(&self, request: &mut reqwest::Request) {
+        let headers = request.headers_mut();
+        // progenitor sends `api-version: <info.version>`; CloudBase defines no such header.
+        headers.remove("api-version");
+
+        let request_id = self.request_id.as_deref().map(str::to_owned).unwrap_or_else(new_request_id);
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-request-id", value);
+        }
+        self.record(|m| m.request_id = Some(request_id));
+        if let Some(device_id) = self.device_id.as_deref().and_then(|d| HeaderValue::from_str(d).ok()) {
+            headers.insert("x-device-id", device_id);
+        }
+        for (name, value) in self.extra_headers.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        let authorization = match &self.credential {
+            Credential::None => None,
+            Credential::Bearer(token) => Some(format!("Bearer {}", token.expose_secret())),
+            Credential::Basic(encoded) => Some(format!("Basic {}", encoded.expose_secret())),
+        };
+        if let Some(mut value) = authorization.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        if let Some(captcha) = &self.captcha_token {
+            if let Ok(mut value) = HeaderValue::from_str(captcha.expose_secret()) {
+                value.set_sensitive(true);
+                headers.insert("x-captcha-token", value);
+            }
+        }
+
+        let has_bearer = matches!(self.credential, Credential::Bearer(_));
+        let url = request.url_mut();
+        let has_client_id = url.query_pairs().any(|(k, _)| k == "client_id");
+        if let Some(client_id) = self.client_id.as_deref().filter(|_| !has_bearer && !has_client_id) {
+            url.query_pairs_mut().append_pair("client_id", client_id);
+        }
+        if let Some(captcha) = &self.captcha_token {
+            url.query_pairs_mut().append_pair("captcha_token", captcha.expose_secret());
+        }
+    }
+
+    /// Sends the request, retrying connection failures, then reads the body and turns a 2xx error body into
+    /// an error response.
+    pub(crate) async fn execute(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut request = request;
+        let mut retries_left = self.connect_retries;
+        let response = loop {
+            let spare = if retries_left > 0 { request.try_clone() } else { None };
+            match (client.execute(request).await, spare) {
+                (Err(e), Some(next)) if e.is_connect() => {
+                    retries_left -= 1;
+                    tracing::debug!(operation = info.operation_id, retries_left, "connection failed; retrying");
+                    tokio::time::sleep(self.retry_delay).await;
+                    request = next;
+                }
+                (result, _) => break result?,
+            }
+        };
+
+        let status = response.status();
+        let server_request_id =
+            response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        self.record(|m| {
+            m.status = Some(status.as_u16());
+            if server_request_id.is_some() {
+                m.request_id = server_request_id;
+            }
+        });
+        if !status.is_success() {
+            return Ok(response);
+        }
+
+        let version = response.version();
+        let mut headers = response.headers().clone();
+        let body = response.bytes().await?;
+        let mut out_status = status;
+        if is_error_body(&body) {
+            self.record(|m| m.error_in_success_body = true);
+            out_status = reqwest::StatusCode::from_u16(ERROR_IN_BODY_STATUS).unwrap_or(status);
+            if let Ok(value) = HeaderValue::from_str(status.as_str()) {
+                headers.insert(ORIGINAL_STATUS_HEADER, value);
+            }
+        }
+        let mut rebuilt = http::Response::new(body);
+        *rebuilt.status_mut() = out_status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        Ok(reqwest::Response::from(rebuilt))
+    }
+}
+
+/// A fresh 32-hex request id, the shape the official SDKs send.
+pub(crate) fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// True for a JSON object carrying an error: a non-empty `error` string (auth service), or `code` and
+/// `message` together (gateway). Success bodies never carry those.
+pub(crate) fn is_error_body(body: &Bytes) -> bool {
+    // Cheap filter first: most success bodies never mention either key.
+    let mentions = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    if !mentions(b"\"error\"") && !mentions(b"\"code\"") {
+        return false;
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let error = map.get("error").and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty());
+    let gateway = map.get("message").is_some()
+        && map.get("code").is_some_and(|c| match c {
+            serde_json::Value::String(s) => !s.is_empty() && s != "0",
+            serde_json::Value::Number(n) => n.as_i64() != Some(0),
+            _ => false,
+        });
+    error || gateway
+}
+
+impl ClientHooks<Context> for super::auth::Client {
+    async fn pre<E>(&self, request: &mut reqwest::Request, _: &OperationInfo) -> Result<(), RawError<E>> {
+        self.inner().decorate(request);
+        Ok(())
+    }
+
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        self.inner().execute(self.client(), request, info).await
+    }
+}
+
+impl super::auth::Client {
+    /// A client for `base_url` (no trailing `/`) with an empty [`Context`] and progenitor's default
+    /// `reqwest::Client` (15 s timeouts).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use cloudbase::raw::auth::{Client, types::VerificationRequest};
+    /// let client = Client::with_base_url("https://my-env.api.tcloudbasegateway.com");
+    /// let body = VerificationRequest { email: Some("someone@example.com".into()), ..Default::default() };
+    /// let sent = client.send_verification(&body).await?;
+    /// println!("verification id {}", sent.verification_id);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_base_url(base_url: &str) -> Self {
+        Self::new(base_url.trim_end_matches('/'), Context::new())
+    }
+}
