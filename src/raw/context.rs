@@ -67,6 +67,8 @@ pub struct ResponseMeta {
     pub request_id: Option<String>,
     /// True when the server answered 2xx with an error body.
     pub error_in_success_body: bool,
+    /// The request's method and path, `"POST:/auth/v1/verification"` (the captcha `state` convention).
+    pub method_path: Option<String>,
 }
 
 impl fmt::Debug for Context {
@@ -160,6 +162,7 @@ impl Context {
 
     /// Adds the headers and query parameters every CloudBase call carries.
     pub(crate) fn decorate(&self, request: &mut reqwest::Request) {
+        let method_path = format!("{}:{}", request.method(), request.url().path());
         let headers = request.headers_mut();
         // progenitor sends `api-version: <info.version>`; CloudBase defines no such header.
         headers.remove("api-version");
@@ -168,7 +171,10 @@ impl Context {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             headers.insert("x-request-id", value);
         }
-        self.record(|m| m.request_id = Some(request_id));
+        self.record(|m| {
+            m.request_id = Some(request_id);
+            m.method_path = Some(method_path);
+        });
         if let Some(device_id) = self.device_id.as_deref().and_then(|d| HeaderValue::from_str(d).ok()) {
             headers.insert("x-device-id", device_id);
         }
@@ -184,11 +190,11 @@ impl Context {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        if let Some(captcha) = &self.captcha_token {
-            if let Ok(mut value) = HeaderValue::from_str(captcha.expose_secret()) {
-                value.set_sensitive(true);
-                headers.insert("x-captcha-token", value);
-            }
+        if let Some(captcha) = &self.captcha_token
+            && let Ok(mut value) = HeaderValue::from_str(captcha.expose_secret())
+        {
+            value.set_sensitive(true);
+            headers.insert("x-captcha-token", value);
         }
 
         let has_bearer = matches!(self.credential, Credential::Bearer(_));
@@ -226,8 +232,7 @@ impl Context {
         };
 
         let status = response.status();
-        let server_request_id =
-            response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let server_request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         self.record(|m| {
             m.status = Some(status.as_u16());
             if server_request_id.is_some() {

@@ -1,0 +1,152 @@
+//! A signed-in session and the user it belongs to.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Secret;
+use crate::raw::auth::types::{TokenResponse, UserProfile};
+
+/// A signed-in session: the tokens and the user.
+///
+/// `Debug` shows the tokens as `[REDACTED]`. Sessions are persisted by the [`SessionStore`](crate::SessionStore)
+/// as JSON (tokens included: stores must keep them private, as [`FileStore`](crate::FileStore) does).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Session {
+    /// The access token (a JWT), sent as `Authorization: Bearer`.
+    pub access_token: Secret,
+    /// The refresh token. Each refresh rotates it.
+    pub refresh_token: Option<Secret>,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// The lifetime the service gave the access token, in seconds.
+    pub expires_in: i64,
+    /// When the access token expires, in seconds since the Unix epoch (computed at receipt).
+    pub expires_at: u64,
+    /// Space-separated scopes: `user`, `user sso`, `anonymous`.
+    pub scope: Option<String>,
+    /// The user, as of the last profile fetch.
+    pub user: Option<User>,
+}
+
+impl Session {
+    pub(crate) fn from_tokens(tokens: TokenResponse, user: Option<User>) -> Self {
+        let expires_in = tokens.expires_in.max(0);
+        let expires_at = unix_now() + expires_in as u64;
+        Session {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: tokens.token_type.unwrap_or_else(|| "Bearer".to_owned()),
+            expires_in,
+            expires_at,
+            scope: tokens.scope,
+            user,
+        }
+    }
+
+    /// True when the session is anonymous (`scope` holds `anonymous`).
+    pub fn is_anonymous(&self) -> bool {
+        self.scope.as_deref().is_some_and(|s| s.split_whitespace().any(|p| p == "anonymous"))
+    }
+
+    /// True when the access token expires within `margin` from now.
+    pub fn expires_within(&self, margin: Duration) -> bool {
+        unix_now() + margin.as_secs() >= self.expires_at
+    }
+
+    /// The expiry as a `SystemTime`.
+    pub fn expires_at_time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.expires_at)
+    }
+
+    pub(crate) fn same_refresh_token(&self, other: &Session) -> bool {
+        match (&self.refresh_token, &other.refresh_token) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.access_token == other.access_token,
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// A user, mapped from the service's profile the way the official SDKs map it; the full profile is kept in
+/// [`User::profile`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct User {
+    /// The user id (`sub`).
+    pub id: String,
+    /// Always `authenticated` (kept for parity with the Flutter and JS SDKs).
+    pub aud: String,
+    /// Group ids.
+    pub roles: Vec<String>,
+    /// The email address, if any.
+    pub email: Option<String>,
+    /// The phone number (`+86 13800138000`), if any.
+    pub phone: Option<String>,
+    /// The username, if any.
+    pub username: Option<String>,
+    /// The display name.
+    pub name: Option<String>,
+    /// The avatar URL.
+    pub picture: Option<String>,
+    /// True for an anonymous user.
+    pub is_anonymous: bool,
+    /// Bound identity sources.
+    pub identities: Vec<Identity>,
+    /// When the user was created (RFC 3339, as the service sends it).
+    pub created_at: Option<String>,
+    /// When the profile last changed.
+    pub updated_at: Option<String>,
+    /// The profile exactly as the service sent it.
+    pub profile: UserProfile,
+}
+
+impl User {
+    pub(crate) fn from_profile(profile: UserProfile, scope: Option<&str>) -> Self {
+        let anonymous_scope = scope.is_some_and(|s| s.split_whitespace().any(|p| p == "anonymous"));
+        let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        User {
+            id: profile.sub.clone(),
+            aud: "authenticated".to_owned(),
+            roles: profile.groups.iter().filter_map(|g| g.id.clone()).collect(),
+            email: non_empty(&profile.email),
+            phone: non_empty(&profile.phone_number),
+            username: non_empty(&profile.username),
+            name: non_empty(&profile.name),
+            picture: non_empty(&profile.picture),
+            is_anonymous: anonymous_scope || profile.name.as_deref() == Some("anonymous"),
+            identities: profile
+                .providers
+                .iter()
+                .map(|p| Identity {
+                    provider: p.id.clone().unwrap_or_else(|| "cloudbase".to_owned()),
+                    provider_user_id: p.provider_user_id.clone(),
+                    name: p.name.clone(),
+                    picture: p.picture.clone(),
+                })
+                .collect(),
+            created_at: profile.created_at.clone(),
+            updated_at: profile.updated_at.clone(),
+            profile,
+        }
+    }
+}
+
+/// An identity source bound to a user (GitHub, WeChat, ...).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Identity {
+    /// The provider id, e.g. `github` or `wx_open`.
+    pub provider: String,
+    /// The user's id at the provider.
+    pub provider_user_id: Option<String>,
+    /// The user's name at the provider.
+    pub name: Option<String>,
+    /// The user's picture at the provider.
+    pub picture: Option<String>,
+}
