@@ -109,8 +109,7 @@ pub mod types {
     )]
     pub struct CaptchaToken {
         pub captcha_token: crate::Secret,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_in: ::std::option::Option<i64>,
+        pub expires_in: i64,
     }
     ///`CaptchaVerifyRequest`
     #[derive(
@@ -504,8 +503,9 @@ response header or from the id they sent.)
     pub struct ProviderParams {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub appid: ::std::option::Option<::std::string::String>,
+        ///A WeChat login code.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<::std::string::String>,
+        pub code: ::std::option::Option<crate::Secret>,
         ///`open_id`, `union_id` or `phone` (WeChat mini-programs).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub provider_code_type: ::std::option::Option<::std::string::String>,
@@ -1801,10 +1801,11 @@ Sends a `DELETE` request to `/auth/v1/user/me`
 
 Arguments:
 - `sudo_token`: Sudo token from `POST /auth/v1/user/sudo` (a credential, valid 900 s).
+
 */
     pub async fn delete_user_me<'a>(
         &'a self,
-        sudo_token: &'a str,
+        sudo_token: &'a crate::Secret,
     ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
         let url = format!("{}/auth/v1/user/me", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);

@@ -95,7 +95,12 @@ impl Auth {
                 Some(code) if captcha == Captcha::Solve && captcha_token.is_none() => {
                     // A captcha_invalid answer means the cached token is no good: get a fresh one.
                     let fresh_captcha = *code == ErrorCode::CaptchaInvalid;
-                    let state = meta.method_path.clone().unwrap_or_else(|| format!("POST:{operation}"));
+                    // The official SDK's convention: the path relative to `/auth`, e.g. `POST:/v1/verification`.
+                    let state = meta
+                        .method_path
+                        .as_deref()
+                        .map(|m| m.replacen(":/auth/", ":/", 1))
+                        .unwrap_or_else(|| format!("POST:{operation}"));
                     captcha_token = Some(self.captcha_token_for(&state, fresh_captcha, error).await?);
                 }
                 _ => return Err(error),

@@ -49,7 +49,7 @@ impl Auth {
                 async move { c.verify_captcha_data(body).await }
             })
             .await?;
-        let token = CaptchaToken { captcha_token: solved.captcha_token, expires_in: solved.expires_in };
+        let token = CaptchaToken { captcha_token: solved.captcha_token, expires_in: Some(solved.expires_in) };
         self.cache_captcha(&token);
         Ok(token)
     }

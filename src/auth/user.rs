@@ -110,7 +110,7 @@ impl Auth {
         validate::password("password", &password)?;
         let sudo_token = self.sudo_with_password(password).await?;
         self.call_as_user("delete_user_me", |c| {
-            let token = sudo_token.expose_secret();
+            let token = &sudo_token;
             async move { c.delete_user_me(token).await }
         })
         .await?;
