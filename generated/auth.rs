@@ -2142,15 +2142,19 @@ Sends a `POST` request to `/auth/v1/user/sudo`
 
 Other devices are signed out.
 Decision (reference section 10.3): the docs put `sudo_token` in the query, the official SDK in the JSON
-body with `new_password` only, and the SDK works. This spec follows the SDK (`sudo_token` in the body);
-servers should accept the query form too.
+body with `new_password` only, and the SDK works. This spec follows the SDK (`sudo_token` in the body)
+and also declares the docs' optional query form, which servers accept too.
 
 
 Sends a `PATCH` request to `/auth/v1/user/password`
 
+Arguments:
+- `sudo_token`: The docs' form of the sudo token; send it here or in the body.
+- `body`
 */
     pub async fn set_password<'a>(
         &'a self,
+        sudo_token: Option<&'a crate::Secret>,
         body: &'a types::SetPasswordRequest,
     ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
         let url = format!("{}/auth/v1/user/password", self.baseurl,);
@@ -2169,6 +2173,7 @@ Sends a `PATCH` request to `/auth/v1/user/password`
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
             .json(&body)
+            .query(&progenitor_client::QueryParam::new("sudo_token", &sudo_token))
             .headers(header_map)
             .build()?;
         let info = OperationInfo {
@@ -2250,6 +2255,7 @@ Decision (10.6): `usage` is a free string; the SDK sends `email`, `recovery` or 
 Errors: `captcha_required`, `resource_exhausted` (rate limit), `failed_precondition` (the account exists
 or not, contrary to `target`), `invalid_argument` (both or neither address, bad format), `aborted`,
 `internal`, `unavailable`.
+Sent with the user's Bearer token when one is signed in (required for `target: CUR_USER`).
 
 
 Sends a `POST` request to `/auth/v1/verification`

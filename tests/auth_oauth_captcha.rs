@@ -25,7 +25,9 @@ async fn sign_in_with_oauth_and_verify_oauth() {
     let env = start().await;
     let auth = env.auth();
     let request = auth
-        .sign_in_with_oauth(OAuthOptions::new("github", "http://127.0.0.1:1/callback?from=app").query_param("lang", "en"))
+        .sign_in_with_oauth(
+            OAuthOptions::new("github", "http://127.0.0.1:1/callback?from=app").query_param("lang", "en"),
+        )
         .await
         .unwrap();
     assert_eq!(request.provider, "github");
@@ -56,7 +58,9 @@ async fn sign_in_with_id_token_uses_a_provider_token() {
     // Obtain a provider token the way a native provider SDK would hand one over, through the raw layer.
     let raw = cloudbase::raw::auth::Client::new(
         &env.emu.url(),
-        cloudbase::raw::Context::new().with_client_id(env.emu.env_id()).with_device_id("0123456789abcdef0123456789abcdef"),
+        cloudbase::raw::Context::new()
+            .with_client_id(env.emu.env_id())
+            .with_device_id("0123456789abcdef0123456789abcdef"),
     );
     let uri = raw.get_provider_uri("github", Some("http://127.0.0.1:1/cb"), None, None, Some("s1")).await.unwrap();
     let location = follow(&uri.uri).await;

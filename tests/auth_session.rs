@@ -15,7 +15,8 @@ use common::{PASSWORD, TestEnv, drain_events, next_event, start};
 /// (by its own clock), as after a night with the laptop closed.
 async fn expired_copy(env: &TestEnv) -> (CloudBase, MemoryStore) {
     env.user("sleepy@example.com");
-    let session = env.auth().sign_in_with_password(SignInWithPassword::email("sleepy@example.com", PASSWORD)).await.unwrap();
+    let session =
+        env.auth().sign_in_with_password(SignInWithPassword::email("sleepy@example.com", PASSWORD)).await.unwrap();
     let store = MemoryStore::new();
     let mut expired = session.clone();
     expired.expires_at = 0;
@@ -137,7 +138,14 @@ async fn failures_during_refresh_keep_the_session() {
     let key = format!("credentials_{}", env.emu.env_id());
     let before = store.get(&key).unwrap().unwrap();
 
-    for fault in [Fault::Status500, Fault::Status502Html, Fault::DropConnection, Fault::JunkBody, Fault::TruncatedBody, Fault::ErrorWith200] {
+    for fault in [
+        Fault::Status500,
+        Fault::Status502Html,
+        Fault::DropConnection,
+        Fault::JunkBody,
+        Fault::TruncatedBody,
+        Fault::ErrorWith200,
+    ] {
         env.emu.inject_fault("grant_token", fault.clone(), 1);
         let err = auth.get_session().await.unwrap_err();
         assert!(!matches!(err, Error::NotSignedIn), "{fault:?}: {err:?}");
@@ -206,7 +214,10 @@ async fn sign_out_revokes_and_emits() {
     assert_eq!(next_event(&mut events).await.event, AuthEvent::SignedOut);
     assert!(auth.get_session().await.unwrap().is_none());
     // The revoked token is refused by the service.
-    let raw = cloudbase::raw::auth::Client::new(&env.emu.url(), cloudbase::raw::Context::new().with_bearer(session.access_token));
+    let raw = cloudbase::raw::auth::Client::new(
+        &env.emu.url(),
+        cloudbase::raw::Context::new().with_bearer(session.access_token),
+    );
     assert!(raw.get_user_me().await.is_err());
     assert_eq!(env.emu.count("revoke_token"), 1);
 

@@ -91,12 +91,14 @@ async fn password_sign_in_by_email_phone_and_username() {
         let session = auth.sign_in_with_password(credentials).await.unwrap();
         assert_eq!(session.user.unwrap().id, id);
     }
-    let wrong = auth.sign_in_with_password(SignInWithPassword::email("ada@example.com", "wrong-password")).await.unwrap_err();
+    let wrong =
+        auth.sign_in_with_password(SignInWithPassword::email("ada@example.com", "wrong-password")).await.unwrap_err();
     let service = wrong.service().expect("a service error");
     assert_eq!(service.operation, "sign_in");
     assert!(service.request_id.is_some());
     assert!(!wrong.is_retryable());
-    let unknown = auth.sign_in_with_password(SignInWithPassword::email("nobody@example.com", PASSWORD)).await.unwrap_err();
+    let unknown =
+        auth.sign_in_with_password(SignInWithPassword::email("nobody@example.com", PASSWORD)).await.unwrap_err();
     assert!(unknown.service().is_some(), "{unknown}");
     env.assert_contract();
 }
@@ -106,7 +108,10 @@ async fn bad_input_is_rejected_before_any_request() {
     let env = start().await;
     let auth = env.auth();
     let cases: Vec<(&str, Error)> = vec![
-        ("empty password", auth.sign_in_with_password(SignInWithPassword::email("a@example.com", "")).await.unwrap_err()),
+        (
+            "empty password",
+            auth.sign_in_with_password(SignInWithPassword::email("a@example.com", "")).await.unwrap_err(),
+        ),
         ("empty email", auth.sign_in_with_password(SignInWithPassword::email("", PASSWORD)).await.unwrap_err()),
         ("bad email", auth.sign_in_with_otp(SignInWithOtp::email("not-an-email")).await.unwrap_err()),
         ("bad phone", auth.sign_in_with_otp(SignInWithOtp::phone("+86-138")).await.unwrap_err()),
@@ -122,7 +127,9 @@ async fn bad_input_is_rejected_before_any_request() {
         ),
         (
             "magic link by phone",
-            auth.sign_in_with_otp(SignInWithOtp::phone("13800138000").email_redirect_to("https://x.example")).await.unwrap_err(),
+            auth.sign_in_with_otp(SignInWithOtp::phone("13800138000").email_redirect_to("https://x.example"))
+                .await
+                .unwrap_err(),
         ),
         ("empty refresh token", auth.refresh_session(Some("".into())).await.unwrap_err()),
         ("empty set_session", auth.set_session("a", "").await.unwrap_err()),
@@ -156,7 +163,8 @@ async fn otp_sign_in_for_existing_users_only() {
     assert_eq!(session.user.unwrap().phone.as_deref(), Some("+86 13900139000"));
 
     // should_create_user(false) refuses unknown addresses.
-    let refused = auth.sign_in_with_otp(SignInWithOtp::email("ghost@example.com").should_create_user(false)).await.unwrap_err();
+    let refused =
+        auth.sign_in_with_otp(SignInWithOtp::email("ghost@example.com").should_create_user(false)).await.unwrap_err();
     assert!(refused.service().is_some(), "{refused:?}");
     env.assert_contract();
 }
@@ -174,7 +182,8 @@ async fn custom_ticket_sign_in() {
         .await
         .unwrap_err();
     assert!(failing.to_string().contains("ticket server down"));
-    let bad = auth.sign_in_with_custom_ticket(|| async { Ok::<_, std::io::Error>("forged".to_owned()) }).await.unwrap_err();
+    let bad =
+        auth.sign_in_with_custom_ticket(|| async { Ok::<_, std::io::Error>("forged".to_owned()) }).await.unwrap_err();
     assert!(bad.service().is_some(), "{bad:?}");
     env.assert_contract();
 }
@@ -186,7 +195,9 @@ async fn get_verification_verify_verify_otp_and_resend() {
     let id = env.user("v@example.com");
 
     let sent = auth
-        .get_verification(GetVerification::new(Contact::email("v@example.com")).target(VerificationTarget::User).usage("email"))
+        .get_verification(
+            GetVerification::new(Contact::email("v@example.com")).target(VerificationTarget::User).usage("email"),
+        )
         .await
         .unwrap();
     assert_eq!(sent.is_user, Some(true));

@@ -34,7 +34,10 @@ async fn update_user_basic_fields_emits_user_updated() {
     auth.sign_in_with_password(SignInWithPassword::email("up@example.com", PASSWORD)).await.unwrap();
     let mut events = auth.on_auth_state_change();
     next_event(&mut events).await;
-    let update = auth.update_user(UpdateUser::new().nickname("Ada Lovelace").username("ada_l").gender(Gender::Female)).await.unwrap();
+    let update = auth
+        .update_user(UpdateUser::new().nickname("Ada Lovelace").username("ada_l").gender(Gender::Female))
+        .await
+        .unwrap();
     let UserUpdate::Updated(user) = update else { panic!("no verification needed") };
     assert_eq!(user.name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(user.username.as_deref(), Some("ada_l"));

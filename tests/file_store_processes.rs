@@ -16,7 +16,8 @@ const CHILDREN: usize = 4;
 async fn processes_sharing_a_file_store_refresh_once() {
     let env = start().await;
     env.user("multi@example.com");
-    let session = env.auth().sign_in_with_password(SignInWithPassword::email("multi@example.com", PASSWORD)).await.unwrap();
+    let session =
+        env.auth().sign_in_with_password(SignInWithPassword::email("multi@example.com", PASSWORD)).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("session.json");

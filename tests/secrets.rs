@@ -26,10 +26,8 @@ impl std::io::Write for Captured {
 async fn debug_display_and_logs_never_show_a_secret() {
     let logs = Captured::default();
     let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let env = start().await;
@@ -38,7 +36,10 @@ async fn debug_display_and_logs_never_show_a_secret() {
     let auth = app.auth();
     let session = auth.sign_in_with_password(SignInWithPassword::email("secret@example.com", PASSWORD)).await.unwrap();
     let refreshed = auth.refresh_session(None).await.unwrap();
-    let wrong = auth.sign_in_with_password(SignInWithPassword::email("secret@example.com", "Wr0ng-Passw0rd!")).await.unwrap_err();
+    let wrong = auth
+        .sign_in_with_password(SignInWithPassword::email("secret@example.com", "Wr0ng-Passw0rd!"))
+        .await
+        .unwrap_err();
     let stale = auth.refresh_session(session.refresh_token.clone()).await.unwrap_err();
 
     let secrets = [
@@ -88,8 +89,10 @@ async fn canned_server(response: &'static str) -> String {
 #[tokio::test]
 async fn a_token_response_of_the_wrong_shape_is_a_decode_error_without_the_body() {
     let body = r#"{"token_type":"Bearer","access_token":"SECRET-ACCESS-1","refresh_token":"SECRET-REFRESH-1","expires_in":"soon"}"#;
-    let response: &'static str =
-        Box::leak(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_boxed_str());
+    let response: &'static str = Box::leak(
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+            .into_boxed_str(),
+    );
     let url = canned_server(response).await;
     let app = CloudBase::builder("env-1").base_url(url).build().unwrap();
     let err = app.auth().sign_in_with_password(SignInWithPassword::username("u1", PASSWORD)).await.unwrap_err();
@@ -105,10 +108,9 @@ async fn html_error_pages_and_garbage_are_typed_errors() {
             "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: 20\r\n\r\n<html>bad gate</html",
             (|e: &Error| matches!(e, Error::Http { status: 502, .. })) as fn(&Error) -> bool,
         ),
-        (
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5\r\n\r\n{\"a\":",
-            |e: &Error| matches!(e, Error::Decode { .. }),
-        ),
+        ("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5\r\n\r\n{\"a\":", |e: &Error| {
+            matches!(e, Error::Decode { .. })
+        }),
         (
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"access_token\":",
             |e: &Error| matches!(e, Error::Network { .. } | Error::Decode { .. }),
@@ -120,7 +122,8 @@ async fn html_error_pages_and_garbage_are_typed_errors() {
         ("garbage\r\n\r\n", |e: &Error| matches!(e, Error::Network { .. })),
     ] {
         let url = canned_server(response).await;
-        let app = CloudBase::builder("env-1").base_url(url).connect_retries(0, std::time::Duration::ZERO).build().unwrap();
+        let app =
+            CloudBase::builder("env-1").base_url(url).connect_retries(0, std::time::Duration::ZERO).build().unwrap();
         let err = app.auth().sign_in_with_password(SignInWithPassword::username("u1", PASSWORD)).await.unwrap_err();
         assert!(check(&err), "{response:?} gave {err:?}");
     }

@@ -248,7 +248,7 @@ impl PendingReauthentication {
         self.auth
             .call_as_user("set_password", |c| {
                 let body = &body;
-                async move { c.set_password(body).await }
+                async move { c.set_password(None, body).await }
             })
             .await?;
         self.auth.get_session().await?.ok_or(Error::NotSignedIn)

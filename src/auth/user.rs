@@ -190,7 +190,7 @@ impl Auth {
         };
         self.call_as_user("set_password", |c| {
             let body = &body;
-            async move { c.set_password(body).await }
+            async move { c.set_password(None, body).await }
         })
         .await?;
         self.get_session().await?.ok_or(Error::NotSignedIn)

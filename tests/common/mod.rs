@@ -52,7 +52,10 @@ pub async fn start() -> TestEnv {
     start_with(EmulatorConfig::default(), |b| b).await
 }
 
-pub async fn start_with(config: EmulatorConfig, customize: impl FnOnce(CloudBaseBuilder) -> CloudBaseBuilder) -> TestEnv {
+pub async fn start_with(
+    config: EmulatorConfig,
+    customize: impl FnOnce(CloudBaseBuilder) -> CloudBaseBuilder,
+) -> TestEnv {
     let emu = Emulator::start_with(config).await.expect("emulator starts");
     let app = customize(builder(&emu)).build().expect("app builds");
     TestEnv { emu, app }
