@@ -1,0 +1,122 @@
+//! `cloudbase-emulator`: runs the local CloudBase auth service until Ctrl-C.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Arg, ArgAction, Command, value_parser};
+use cloudbase_emulator::{Emulator, EmulatorConfig, NewUser};
+
+fn command() -> Command {
+    Command::new("cloudbase-emulator")
+        .about("A local CloudBase auth service (/auth/v1/...) for tests, examples and offline development")
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(
+            Arg::new("host")
+                .long("host")
+                .default_value("127.0.0.1")
+                .value_parser(value_parser!(IpAddr))
+                .help("Address to listen on"),
+        )
+        .arg(
+            Arg::new("port")
+                .long("port")
+                .short('p')
+                .default_value("0")
+                .value_parser(value_parser!(u16))
+                .help("Port (0 = chosen by the OS)"),
+        )
+        .arg(Arg::new("env").long("env").default_value("emulator-env").help("Environment id (also the client id)"))
+        .arg(Arg::new("seed").long("seed").value_name("users.json").help("JSON list of users to create at start"))
+        .arg(
+            Arg::new("access-token-ttl")
+                .long("access-token-ttl")
+                .value_name("SECS")
+                .value_parser(value_parser!(u64))
+                .help("Access-token lifetime in seconds [default: 7200]"),
+        )
+        .arg(
+            Arg::new("refresh-token-ttl")
+                .long("refresh-token-ttl")
+                .value_name("SECS")
+                .value_parser(value_parser!(u64))
+                .help("Refresh-token lifetime in seconds [default: 2678400]"),
+        )
+        .arg(
+            Arg::new("captcha-after-code-requests")
+                .long("captcha-after-code-requests")
+                .value_name("N")
+                .value_parser(value_parser!(u32))
+                .help("Require a captcha after N code requests from one device id"),
+        )
+        .arg(Arg::new("no-anonymous").long("no-anonymous").action(ArgAction::SetTrue).help("Disable anonymous sign-in"))
+        .arg(Arg::new("quiet").long("quiet").short('q').action(ArgAction::SetTrue).help("Do not print sent codes"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = command().get_matches();
+    let mut config = EmulatorConfig {
+        bind: SocketAddr::new(
+            *args.get_one::<IpAddr>("host").expect("has default"),
+            *args.get_one::<u16>("port").expect("has default"),
+        ),
+        env_id: args.get_one::<String>("env").expect("has default").clone(),
+        print_codes: !args.get_flag("quiet"),
+        anonymous_enabled: !args.get_flag("no-anonymous"),
+        captcha_after_code_requests: args.get_one::<u32>("captcha-after-code-requests").copied(),
+        ..EmulatorConfig::default()
+    };
+    if let Some(secs) = args.get_one::<u64>("access-token-ttl") {
+        config.access_token_ttl = Duration::from_secs(*secs);
+    }
+    if let Some(secs) = args.get_one::<u64>("refresh-token-ttl") {
+        config.refresh_token_ttl = Duration::from_secs(*secs);
+    }
+    if let Some(path) = args.get_one::<String>("seed") {
+        let users = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| serde_json::from_slice::<Vec<NewUser>>(&bytes).map_err(|e| e.to_string()));
+        match users {
+            Ok(users) => config.users = users,
+            Err(e) => {
+                eprintln!("cloudbase-emulator: cannot read seed users from {path}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let emulator = match Emulator::start_with(config).await {
+        Ok(emulator) => emulator,
+        Err(e) => {
+            eprintln!("cloudbase-emulator: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("cloudbase-emulator listening on {}", emulator.url());
+    println!(
+        "cloudbase-emulator env {} (auth API at {}/auth/v1, test controls at {}/_emulator)",
+        emulator.env_id(),
+        emulator.url(),
+        emulator.url()
+    );
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    emulator.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

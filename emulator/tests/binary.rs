@@ -1,0 +1,200 @@
+//! The `cloudbase-emulator` binary: start it, read its banner, and do the email OTP round trip with plain
+//! HTTP (what a client in any language would do).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cloudbase-emulator");
+const DEVICE: &str = "0123456789abcdef0123456789abcdef";
+
+struct Running {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    url: String,
+}
+
+/// Starts the binary and waits (at most 30 s) for `cloudbase-emulator listening on <url>`.
+async fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a banner within 30 s")
+        .unwrap()
+        .expect("a banner line");
+    let url = banner.strip_prefix("cloudbase-emulator listening on ").expect("the banner").trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    Running { child, lines, url }
+}
+
+impl Running {
+    /// The next stdout line that contains `needle` (at most 20 lines, 10 s).
+    async fn line_with(&mut self, needle: &str) -> String {
+        for _ in 0..20 {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+                .await
+                .expect("output within 10 s")
+                .unwrap()
+                .expect("stdout stays open");
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("no line with {needle:?}");
+    }
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("cloudbase-emulator-{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = http.post(url).header("content-type", "text/plain;charset=UTF-8").body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn binary_email_otp_round_trip_over_plain_http() {
+    let seed = temp_file(
+        "seed.json",
+        &json!([{"email": "ada@example.com", "password": "correct-horse", "name": "Ada"}]).to_string(),
+    );
+    let mut emu = start(&["--port", "0", "--env", "bin-env", "--seed", seed.to_str().unwrap()]).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let url = emu.url.clone();
+    let device = [("x-device-id", DEVICE)];
+
+    // 1. Send a code.
+    let (status, sent) = post(
+        &http,
+        &format!("{url}/auth/v1/verification?client_id=bin-env"),
+        json!({"email": "ada@example.com", "target": "USER"}),
+        &device,
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["is_user"], json!(true));
+    let verification_id = sent["verification_id"].as_str().unwrap().to_owned();
+
+    // 2. The code is printed on stdout and listed in the outbox.
+    let printed = emu.line_with(&verification_id).await;
+    assert!(printed.contains("ada@example.com"), "{printed}");
+    let outbox: Value = http.get(format!("{url}/_emulator/outbox")).send().await.unwrap().json().await.unwrap();
+    let code = outbox[0]["code"].as_str().unwrap().to_owned();
+    assert!(printed.contains(&code), "{printed}");
+
+    // 3. Verify it.
+    let (status, verified) = post(
+        &http,
+        &format!("{url}/auth/v1/verification/verify?client_id=bin-env"),
+        json!({"verification_id": verification_id, "verification_code": code}),
+        &device,
+    )
+    .await;
+    assert_eq!(status, 200, "{verified}");
+    let verification_token = verified["verification_token"].as_str().unwrap().to_owned();
+
+    // 4. Sign in with the verification token.
+    let (status, tokens) = post(
+        &http,
+        &format!("{url}/auth/v1/signin?client_id=bin-env"),
+        json!({"username": "ada@example.com", "verification_token": verification_token}),
+        &device,
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], json!("Bearer"));
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // 5. The profile.
+    let response = http
+        .get(format!("{url}/auth/v1/user/me"))
+        .header("authorization", format!("Bearer {access_token}"))
+        .header("x-device-id", DEVICE)
+        .header("x-request-id", "feedfacefeedfacefeedfacefeedface")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["x-request-id"], "feedfacefeedfacefeedfacefeedface");
+    let profile: Value = response.json().await.unwrap();
+    assert_eq!(profile["email"], json!("ada@example.com"));
+    assert_eq!(profile["name"], json!("Ada"));
+    assert_eq!(profile["sub"], tokens["sub"]);
+
+    // The seeded password works too; the environment id is the one given.
+    let (status, by_password) = post(
+        &http,
+        &format!("{url}/auth/v1/signin?client_id=bin-env"),
+        json!({"username": "ada@example.com", "password": "correct-horse"}),
+        &device,
+    )
+    .await;
+    assert_eq!(status, 200, "{by_password}");
+    let (status, wrong_env) = post(
+        &http,
+        &format!("{url}/auth/v1/signin?client_id=other-env"),
+        json!({"username": "ada@example.com", "password": "correct-horse"}),
+        &device,
+    )
+    .await;
+    assert_eq!((status, wrong_env["error"].as_str()), (401, Some("invalid_client")));
+
+    emu.child.kill().await.unwrap();
+    let _ = std::fs::remove_file(seed);
+}
+
+#[tokio::test]
+async fn binary_flags_apply() {
+    let mut emu =
+        start(&["--access-token-ttl", "60", "--captcha-after-code-requests", "1", "--no-anonymous", "--quiet"]).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let url = emu.url.clone();
+    let device = [("x-device-id", DEVICE)];
+    let config: Value = http.get(format!("{url}/_emulator/config")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(config["access_token_ttl_secs"], json!(60));
+    assert_eq!(config["env_id"], json!("emulator-env"));
+    let (status, body) = post(&http, &format!("{url}/auth/v1/signin/anonymously"), json!({}), &device).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("unimplemented")));
+    let verification = format!("{url}/auth/v1/verification");
+    let (status, _) = post(&http, &verification, json!({"email": "x@example.com"}), &device).await;
+    assert_eq!(status, 200);
+    let (status, body) = post(&http, &verification, json!({"email": "x@example.com"}), &device).await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["error_code"].as_i64()),
+        (400, Some("captcha_required"), Some(4001))
+    );
+    emu.child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn binary_rejects_a_bad_seed_file() {
+    let seed = temp_file("bad-seed.json", "{not json");
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(BIN).args(["--seed", seed.to_str().unwrap()]).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("exits within 30 s")
+    .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("seed"));
+    let _ = std::fs::remove_file(seed);
+}
