@@ -89,7 +89,8 @@ pub fn generate(spec_path: &Path) -> Result<String, String> {
         Err(message) => {
             // Name the operations that break the generator, not just the generator's message.
             let culprits = failing_operations(&spec);
-            let list = if culprits.is_empty() { "(no single operation fails alone)".to_owned() } else { culprits.join(", ") };
+            let list =
+                if culprits.is_empty() { "(no single operation fails alone)".to_owned() } else { culprits.join(", ") };
             return Err(format!("progenitor rejected the spec: {message}; failing operation(s): {list}"));
         }
     };
