@@ -74,6 +74,7 @@ async fn the_rotated_refresh_token_is_stored_before_it_is_used() {
     assert_eq!(stored.refresh_token, refreshed.refresh_token);
     assert_eq!(stored.access_token, refreshed.access_token);
     assert!(stored.user.is_some(), "the cached user survives a refresh");
+    env.assert_contract();
 }
 
 #[tokio::test]
@@ -157,6 +158,8 @@ async fn failures_during_refresh_keep_the_session() {
     // And once the service is back, the same session refreshes.
     let session = auth.get_session().await.unwrap().expect("still signed in");
     assert!(!session.expires_within(Duration::from_secs(60)));
+    // Faulted exchanges are skipped; everything else the SDK sent and got must match the spec.
+    env.assert_contract();
 }
 
 trait SessionPresent {
@@ -183,6 +186,7 @@ async fn a_hanging_refresh_times_out_and_keeps_the_session() {
     assert!(matches!(err, Error::Timeout { operation: "grant_token", .. }), "{err:?}");
     assert!(err.is_retryable());
     assert!(app.auth().inner_session_present());
+    env.assert_contract();
 }
 
 #[tokio::test]
@@ -240,6 +244,7 @@ async fn sign_out_keeps_the_session_when_the_service_cannot_be_reached() {
     assert!(auth.sign_out().await.unwrap_err().is_retryable());
     assert!(auth.get_session().await.unwrap().is_some());
     auth.sign_out().await.unwrap();
+    env.assert_contract();
 }
 
 #[tokio::test]
@@ -298,4 +303,5 @@ async fn two_apps_sharing_one_store_refresh_once() {
     let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
     assert_eq!(a.refresh_token, b.refresh_token);
     assert_eq!(env.emu.count("grant_token"), 1);
+    env.assert_contract();
 }

@@ -73,14 +73,12 @@ impl PendingOtp {
                     locale: params.locale.clone(),
                     ..Default::default()
                 };
-                let tokens = self
-                    .auth
-                    .call("sign_up", super::call::As::Client, super::call::Captcha::Solve, |c| {
+                self.auth
+                    .grant("sign_up", |c| {
                         let body = &body;
                         async move { c.sign_up(body).await }
                     })
-                    .await?;
-                self.auth.establish(tokens).await
+                    .await
             }
             _ => self.auth.sign_in_with_verification_token(self.contact.address(), verified.verification_token).await,
         }

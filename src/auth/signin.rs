@@ -82,13 +82,11 @@ impl Auth {
     pub(crate) async fn sign_in_with_verification_token(&self, address: &str, token: Secret) -> Result<Session, Error> {
         let body =
             SignInRequest { username: Some(address.to_owned()), verification_token: Some(token), ..Default::default() };
-        let tokens = self
-            .call("sign_in", As::Client, Captcha::Solve, |c| {
-                let body = &body;
-                async move { c.sign_in(body).await }
-            })
-            .await?;
-        self.establish(tokens).await
+        self.grant("sign_in", |c| {
+            let body = &body;
+            async move { c.sign_in(body).await }
+        })
+        .await
     }
 
     /// Registers a user: sends a code to the email or phone and returns a handle; the handle's
@@ -121,13 +119,11 @@ impl Auth {
 
     async fn anonymous(&self, provider_token: Option<Secret>) -> Result<Session, Error> {
         let body = AnonymousSignInRequest { provider_token };
-        let tokens = self
-            .call("sign_in_anonymously", As::Client, Captcha::Solve, |c| {
-                let body = &body;
-                async move { c.sign_in_anonymously(body).await }
-            })
-            .await?;
-        self.establish(tokens).await
+        self.grant("sign_in_anonymously", |c| {
+            let body = &body;
+            async move { c.sign_in_anonymously(body).await }
+        })
+        .await
     }
 
     /// Signs in with a username, email or phone and a password. Emits `SIGNED_IN`.
@@ -144,13 +140,11 @@ impl Auth {
             password: Some(params.password),
             ..Default::default()
         };
-        let tokens = self
-            .call("sign_in", As::Client, Captcha::Solve, |c| {
-                let body = &body;
-                async move { c.sign_in(body).await }
-            })
-            .await?;
-        self.establish(tokens).await
+        self.grant("sign_in", |c| {
+            let body = &body;
+            async move { c.sign_in(body).await }
+        })
+        .await
     }
 
     /// Sends a sign-in code by email or SMS and returns the handle to verify it with. By default an unknown
@@ -193,13 +187,11 @@ impl Auth {
             force_disable_sign_up: None,
             sync_profile: None,
         };
-        let tokens = self
-            .call("sign_in_with_provider", As::Client, Captcha::Solve, |c| {
-                let body = &body;
-                async move { c.sign_in_with_provider(body).await }
-            })
-            .await?;
-        self.establish(tokens).await
+        self.grant("sign_in_with_provider", |c| {
+            let body = &body;
+            async move { c.sign_in_with_provider(body).await }
+        })
+        .await
     }
 
     /// Signs in with a custom-login ticket that `get_ticket` obtains from your server (which issues it with
@@ -221,13 +213,11 @@ impl Auth {
         let ticket = get_ticket().await.map_err(|e| Error::invalid("ticket", format!("get_ticket failed: {e}")))?;
         let ticket = validate::non_empty_secret("ticket", Secret::new(ticket))?;
         let body = CustomSignInRequest { provider_id: "custom".to_owned(), ticket };
-        let tokens = self
-            .call("sign_in_with_custom_ticket", As::Client, Captcha::Solve, |c| {
-                let body = &body;
-                async move { c.sign_in_with_custom_ticket(body).await }
-            })
-            .await?;
-        self.establish(tokens).await
+        self.grant("sign_in_with_custom_ticket", |c| {
+            let body = &body;
+            async move { c.sign_in_with_custom_ticket(body).await }
+        })
+        .await
     }
 
     /// Sends a verification code with full control of the request (`POST /auth/v1/verification`).

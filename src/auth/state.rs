@@ -116,6 +116,16 @@ impl Auth {
         Ok(session)
     }
 
+    /// Runs a grant that answers tokens (a sign-in or sign-up call) and signs in with them.
+    pub(crate) async fn grant<F, Fut>(&self, operation: &'static str, send: F) -> Result<Session, Error>
+    where
+        F: Fn(crate::raw::auth::Client) -> Fut,
+        Fut: Future<Output = super::call::RawResult<TokenResponse>>,
+    {
+        let tokens = self.call(operation, As::Client, Captcha::Solve, send).await?;
+        self.establish(tokens).await
+    }
+
     /// The session, refreshed first if it expires within the margin.
     pub(crate) async fn fresh_session(&self) -> Result<Session, Error> {
         let current = self.current().ok_or(Error::NotSignedIn)?;

@@ -316,3 +316,60 @@ impl super::auth::Client {
         Self::new(base_url.trim_end_matches('/'), Context::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_recognised() {
+        let yes = [
+            r#"{"error":"invalid_grant","error_description":"used"}"#,
+            r#"{"code":"ACCESS_TOKEN_EXPIRED","message":"expired"}"#,
+            r#"{"code":16,"message":"unauthenticated"}"#,
+        ];
+        let no = [
+            r#"{}"#,
+            r#"{"error":""}"#,
+            r#"{"access_token":"a","expires_in":7200}"#,
+            r#"{"provider_token":"p","code":"x"}"#,
+            r#"{"code":0,"message":"ok"}"#,
+            r#"[{"error":"x"}]"#,
+            "not json",
+        ];
+        for body in yes {
+            assert!(is_error_body(&Bytes::from(body)), "{body}");
+        }
+        for body in no {
+            assert!(!is_error_body(&Bytes::from(body)), "{body}");
+        }
+    }
+
+    #[test]
+    fn no_byte_string_makes_the_decoders_panic() {
+        // A bounded pseudo-random sweep (xorshift) over lengths and bytes, biased towards JSON punctuation.
+        let alphabet = br#"{}[]":,0123456789.-+eE abcerodsmg\u"#;
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 { r as u8 } else { alphabet[(r as usize >> 8) % alphabet.len()] }
+                })
+                .collect();
+            let _ = is_error_body(&Bytes::from(bytes.clone()));
+            let _ = serde_json::from_slice::<crate::raw::auth::types::TokenResponse>(&bytes);
+            let _ = serde_json::from_slice::<crate::raw::auth::types::ErrorBody>(&bytes);
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = crate::Claims::decode(&text);
+            let _ = crate::Claims::decode(&format!("{text}.{text}.{text}"));
+        }
+    }
+}
