@@ -55,6 +55,13 @@ impl Session {
         unix_now() + margin.as_secs() >= self.expires_at
     }
 
+    /// True when the session should be refreshed now: it expires within `margin`, capped at half its
+    /// lifetime (a margin as long as the lifetime would refresh on every call).
+    pub(crate) fn needs_refresh(&self, margin: Duration) -> bool {
+        let half_life = Duration::from_secs(u64::try_from(self.expires_in).unwrap_or(0) / 2);
+        self.expires_within(margin.min(half_life))
+    }
+
     /// The expiry as a `SystemTime`.
     pub fn expires_at_time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.expires_at)

@@ -305,3 +305,62 @@ async fn two_apps_sharing_one_store_refresh_once() {
     assert_eq!(env.emu.count("grant_token"), 1);
     env.assert_contract();
 }
+
+#[tokio::test]
+async fn concurrent_forced_refreshes_never_reuse_a_refresh_token() {
+    let env = start().await;
+    env.user("force@example.com");
+    let auth = env.auth();
+    auth.sign_in_with_password(SignInWithPassword::email("force@example.com", PASSWORD)).await.unwrap();
+    let calls = (0..10).map(|_| {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.refresh_session(None).await })
+    });
+    for result in futures::future::join_all(calls).await {
+        result.unwrap().expect("each forced refresh uses the newest refresh token");
+    }
+    assert_eq!(env.emu.count("grant_token"), 10);
+    assert!(auth.get_session().await.unwrap().is_some(), "still signed in");
+    env.assert_contract();
+}
+
+#[tokio::test]
+async fn a_margin_longer_than_the_token_life_still_refreshes_once() {
+    let env = start().await;
+    let (_, store) = expired_copy(&env).await;
+    let app =
+        common::builder(&env.emu).session_store(store).refresh_margin(Duration::from_secs(10_000)).build().unwrap();
+    let auth = app.auth();
+    let calls = (0..100).map(|_| {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.get_session().await })
+    });
+    for result in futures::future::join_all(calls).await {
+        assert!(result.unwrap().unwrap().is_some());
+    }
+    assert_eq!(env.emu.count("grant_token"), 1);
+    // The margin is capped at half the token's life, so a fresh token is not refreshed again.
+    auth.get_session().await.unwrap().unwrap();
+    assert_eq!(env.emu.count("grant_token"), 1);
+    env.assert_contract();
+}
+
+#[tokio::test]
+async fn a_user_update_in_one_app_never_undoes_a_refresh_in_another() {
+    let env = start().await;
+    env.user("two@example.com");
+    let store = MemoryStore::new();
+    let first = common::builder(&env.emu).session_store(store.clone()).build().unwrap();
+    first.auth().sign_in_with_password(SignInWithPassword::email("two@example.com", PASSWORD)).await.unwrap();
+    // `second` loads the session while it is fresh, then `first` rotates the shared refresh token.
+    let second = common::builder(&env.emu).session_store(store.clone()).build().unwrap();
+    let rotated = first.auth().refresh_session(None).await.unwrap();
+    first.auth().update_user(cloudbase::UpdateUser::new().nickname("Renamed")).await.unwrap();
+    // `second` fetches the changed profile and stores it: on top of the rotated tokens, not its stale ones.
+    assert_eq!(second.auth().get_user().await.unwrap().name.as_deref(), Some("Renamed"));
+    let key = format!("credentials_{}", env.emu.env_id());
+    let stored: cloudbase::Session = serde_json::from_str(store.get(&key).unwrap().unwrap().expose_secret()).unwrap();
+    assert_eq!(stored.refresh_token, rotated.refresh_token);
+    assert_eq!(second.auth().get_session().await.unwrap().unwrap().refresh_token, rotated.refresh_token);
+    env.assert_contract();
+}

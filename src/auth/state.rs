@@ -13,6 +13,22 @@ use crate::raw::auth::types::{GrantType, RevokeRequest, SignOutRequest, TokenReq
 use crate::store::{SessionStore, StoreLock};
 use crate::{Claims, Error, Secret, Session, User};
 
+fn same_profile(a: &User, b: &User) -> bool {
+    // The generated profile type has no PartialEq (it may hold any JSON); compare what the service sent.
+    a.is_anonymous == b.is_anonymous
+        && serde_json::to_value(&a.profile).ok().is_some_and(|v| serde_json::to_value(&b.profile).ok() == Some(v))
+}
+
+/// What a refresh does when it finds that the tokens changed since the caller looked.
+enum Refresh {
+    /// Use the newer tokens if they are still good (the automatic refresh: single flight).
+    UnlessDone,
+    /// Refresh anyway, from the newest tokens (`refresh_session(None)`).
+    Force,
+    /// Refresh with this refresh token (`refresh_session(Some(..))`).
+    Explicit(Secret),
+}
+
 pub(crate) fn load_session(store: &dyn SessionStore, key: &str) -> Result<Option<Session>, Error> {
     let Some(text) = store.get(key).map_err(|e| Error::Storage(e.0))? else {
         return Ok(None);
@@ -85,7 +101,9 @@ impl Auth {
         Ok(())
     }
 
-    /// Stores a freshly fetched user in the session (read under the lock, so a refresh is never undone).
+    /// Stores a freshly fetched user in the session. Under both locks, and on top of the newest stored
+    /// tokens, so that neither a refresh in this process nor one in another process is ever undone. An
+    /// unchanged user is not written again (`get_user` is called often).
     pub(crate) async fn update_cached_user(
         &self,
         user: User,
@@ -94,8 +112,16 @@ impl Auth {
         let updated = {
             let _flight = self.inner.refresh_lock.lock().await;
             let Some(mut session) = self.current() else { return Ok(None) };
-            session.user = Some(user);
+            if event.is_none() && session.user.as_ref().is_some_and(|old| same_profile(old, &user)) {
+                return Ok(Some(session));
+            }
             let _store_lock = self.lock_store().await?;
+            if let Some(stored) = load_session(self.store(), &self.inner.session_key)?
+                && !stored.same_refresh_token(&session)
+            {
+                session = stored;
+            }
+            session.user = Some(user);
             self.persist(Some(&session))?;
             self.set_current(Some(session.clone()));
             session
@@ -129,22 +155,22 @@ impl Auth {
     /// The session, refreshed first if it expires within the margin.
     pub(crate) async fn fresh_session(&self) -> Result<Session, Error> {
         let current = self.current().ok_or(Error::NotSignedIn)?;
-        if !current.expires_within(self.inner.config.refresh_margin) {
+        if !current.needs_refresh(self.inner.config.refresh_margin) {
             return Ok(current);
         }
-        self.refresh_from(&current, None).await
+        self.refresh_from(&current, Refresh::UnlessDone).await
     }
 
     /// Refreshes after the service refused `seen`'s access token, unless someone already did.
     pub(crate) async fn refresh_after_rejection(&self, seen: &Session) -> Result<Session, Error> {
-        self.refresh_from(seen, None).await
+        self.refresh_from(seen, Refresh::UnlessDone).await
     }
 
     /// Single flight: every caller waits on one lock; the first refreshes, the others find the new session.
-    async fn refresh_from(&self, seen: &Session, explicit: Option<Secret>) -> Result<Session, Error> {
+    async fn refresh_from(&self, seen: &Session, mode: Refresh) -> Result<Session, Error> {
         let (result, event) = {
             let _flight = self.inner.refresh_lock.lock().await;
-            self.refresh_locked(seen, explicit).await
+            self.refresh_locked(seen, mode).await
         };
         // Listeners hear about it only once every lock is released, so a listener may call back in.
         if let Some((event, session)) = event {
@@ -156,16 +182,16 @@ impl Auth {
     async fn refresh_locked(
         &self,
         seen: &Session,
-        explicit: Option<Secret>,
+        mode: Refresh,
     ) -> (Result<Session, Error>, Option<(AuthEvent, Option<Session>)>) {
         let margin = self.inner.config.refresh_margin;
-        let newer = |s: &Session| !s.same_refresh_token(seen) && !s.expires_within(margin);
-        if explicit.is_none() {
-            match self.current() {
-                Some(now) if newer(&now) => return (Ok(now), None),
-                None => return (Err(Error::NotSignedIn), None),
-                Some(_) => {}
-            }
+        // Someone rotated the tokens since `seen` was read, and the result is still good: use it.
+        let done = |s: &Session| !s.same_refresh_token(seen) && !s.needs_refresh(margin);
+        let current = self.current();
+        match (&current, &mode) {
+            (Some(now), Refresh::UnlessDone) if done(now) => return (Ok(now.clone()), None),
+            (None, Refresh::UnlessDone | Refresh::Force) => return (Err(Error::NotSignedIn), None),
+            _ => {}
         }
         let _store_lock = match self.lock_store().await {
             Ok(lock) => lock,
@@ -176,9 +202,10 @@ impl Auth {
             Ok(stored) => stored,
             Err(e) => return (Err(e), None),
         };
-        if explicit.is_none() {
-            match &stored {
-                Some(s) if newer(s) => {
+        let explicit = match mode {
+            Refresh::Explicit(token) => Some(token),
+            Refresh::UnlessDone | Refresh::Force => match &stored {
+                Some(s) if matches!(mode, Refresh::UnlessDone) && done(s) => {
                     self.set_current(stored.clone());
                     return (Ok(s.clone()), None);
                 }
@@ -187,10 +214,11 @@ impl Auth {
                     self.set_current(None);
                     return (Err(Error::NotSignedIn), Some((AuthEvent::SignedOut, None)));
                 }
-                _ => {}
-            }
-        }
-        let base = stored.filter(|s| s.same_refresh_token(seen)).unwrap_or_else(|| seen.clone());
+                Some(_) => None,
+            },
+        };
+        // Refresh from the newest tokens anyone has: the store's, else ours. Never from a stale copy.
+        let base = stored.or(current).unwrap_or_else(|| seen.clone());
         let Some(refresh_token) = explicit.or_else(|| base.refresh_token.clone()) else {
             return (Err(Error::NotSignedIn), None);
         };
@@ -267,8 +295,11 @@ impl Auth {
             },
             (None, None) => return Err(Error::NotSignedIn),
         };
-        let explicit = explicit.or_else(|| seen.refresh_token.clone());
-        self.refresh_from(&seen, explicit).await
+        let mode = match explicit {
+            Some(token) => Refresh::Explicit(token),
+            None => Refresh::Force,
+        };
+        self.refresh_from(&seen, mode).await
     }
 
     /// Adopts a session from elsewhere (e.g. tokens handed over by a web view). As the official SDKs do, the
