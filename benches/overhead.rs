@@ -9,8 +9,8 @@
 //! One emulator is started on `127.0.0.1`, one user signed in once, then:
 //!
 //! * `per_call/sdk_get_user`: [`Auth::get_user`](cloudbase::Auth::get_user): the refresh check, the call
-//!   hooks, `GET /auth/v1/user/me`, decoding, mapping to a `User`, and storing it in the session (under the
-//!   session lock, persisted to the store);
+//!   hooks, `GET /auth/v1/user/me`, decoding, mapping to a `User`, and comparing it with the cached one (an
+//!   unchanged user is not written to the store again);
 //! * `per_call/raw_reqwest`: a bare `reqwest` GET of the same URL with `Authorization: Bearer <token>`,
 //!   decoded to a `serde_json::Value`: the floor any client pays;
 //! * `per_call/raw_generated`: the spec-generated client (`cloudbase::raw::auth::Client::get_user_me`) with a
@@ -19,9 +19,7 @@
 //!   `get_session()` of an app whose stored session is about to expire. The SDK refreshes once (single
 //!   flight) and every caller gets the new session; the setup checks that exactly one `grant_token` call
 //!   reached the server per iteration. Building the app (untimed) is done outside the measurement.
-//!   The session is made "about to expire" by storing it with 30 s left, inside the default 60 s margin; a
-//!   `refresh_margin` longer than the token's lifetime would not do: every fresh session would then count
-//!   as expiring too, and waiters would go on to refresh with the refresh token the first one just spent.
+//!   The session is made "about to expire" by storing it with 30 s left, inside the default 60 s margin.
 //!
 //! All three per-call benchmarks share one `reqwest::Client` (one connection pool, HTTP/1.1 keep-alive), and
 //! the server runs on the same one-thread Tokio runtime as the clients, so its time is in every figure.
