@@ -132,6 +132,45 @@ async fn bad_input_is_rejected_before_any_request() {
                 .unwrap_err(),
         ),
         ("empty refresh token", auth.refresh_session(Some("".into())).await.unwrap_err()),
+        ("reset: empty address", auth.reset_password_for_email("", None).await.unwrap_err()),
+        ("reset: bad email", auth.reset_password_for_email("a@b", None).await.unwrap_err()),
+        ("old password empty", auth.reset_password_for_old("", PASSWORD).await.unwrap_err()),
+        ("new password empty", auth.reset_password_for_old(PASSWORD, "").await.unwrap_err()),
+        ("delete: empty password", auth.delete_user("").await.unwrap_err()),
+        ("update: nothing", auth.update_user(cloudbase::UpdateUser::new()).await.unwrap_err()),
+        ("update: bad phone", auth.update_user(cloudbase::UpdateUser::new().phone("12ab")).await.unwrap_err()),
+        (
+            "verification: bad phone",
+            auth.get_verification(GetVerification::new(Contact::phone("+86 12-34"))).await.unwrap_err(),
+        ),
+        (
+            "verify_otp: empty code",
+            auth.verify_otp(VerifyOtp {
+                kind: OtpType::Sms,
+                contact: Contact::phone("13800138000"),
+                token: String::new(),
+                message_id: "id".into(),
+            })
+            .await
+            .unwrap_err(),
+        ),
+        ("resend: bad email", auth.resend(Contact::email("@example.com"), ResendType::Signup).await.unwrap_err()),
+        ("captcha: empty state", auth.create_captcha_data(" ", None).await.unwrap_err()),
+        ("captcha: empty key", auth.verify_captcha_data("token", "").await.unwrap_err()),
+        (
+            "oauth: empty provider",
+            auth.sign_in_with_oauth(cloudbase::OAuthOptions::new("", "http://127.0.0.1:1/cb")).await.unwrap_err(),
+        ),
+        (
+            "oauth: bad redirect",
+            auth.sign_in_with_oauth(cloudbase::OAuthOptions::new("github", "not a url")).await.unwrap_err(),
+        ),
+        (
+            "oauth callback without code",
+            auth.verify_oauth(cloudbase::OAuthCallback::url("http://127.0.0.1:1/cb?state=s")).await.unwrap_err(),
+        ),
+        ("unlink: empty provider", auth.unlink_identity("").await.unwrap_err()),
+        ("anonymous: empty provider token", auth.sign_in_anonymously_with("").await.unwrap_err()),
         ("empty set_session", auth.set_session("a", "").await.unwrap_err()),
     ];
     for (what, error) in cases {
@@ -139,6 +178,12 @@ async fn bad_input_is_rejected_before_any_request() {
     }
     assert!(matches!(auth.get_user().await.unwrap_err(), Error::NotSignedIn));
     assert!(matches!(auth.sign_out().await.unwrap_err(), Error::NotSignedIn));
+    assert!(matches!(auth.reauthenticate().await.unwrap_err(), Error::NotSignedIn));
+    assert!(matches!(auth.get_claims().await.unwrap_err(), Error::NotSignedIn));
+    assert!(matches!(auth.refresh_user().await.unwrap_err(), Error::NotSignedIn));
+    assert!(matches!(auth.get_user_identities().await.unwrap_err(), Error::NotSignedIn));
+    assert!(matches!(auth.link_identity("github", "http://127.0.0.1:1/cb").await.unwrap_err(), Error::NotSignedIn));
+    assert!(auth.get_session().await.unwrap().is_none());
     assert!(env.emu.requests().is_empty(), "no request may be sent: {:?}", env.emu.requests());
 }
 
