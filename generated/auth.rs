@@ -956,6 +956,12 @@ the service may grow (`status`, `gender`, `type`) are strings.
         pub meta: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
+        /**`SET` when the user has a password. Not in the prose docs; the official JS SDK 3.7 reads it (with
+`has_password`) to decide whether a user has a password, so it is modelled. It is a marker, never
+the password itself.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub password_updated_at: ::std::option::Option<::std::string::String>,
         ///`+86 13800138000` form.

@@ -103,6 +103,8 @@ pub struct User {
     pub picture: Option<String>,
     /// True for an anonymous user.
     pub is_anonymous: bool,
+    /// Whether the user has a password (`has_password`, or `password == "SET"` as the JS SDK reads it).
+    pub has_password: Option<bool>,
     /// Bound identity sources.
     pub identities: Vec<Identity>,
     /// When the user was created (RFC 3339, as the service sends it).
@@ -127,6 +129,7 @@ impl User {
             name: non_empty(&profile.name),
             picture: non_empty(&profile.picture),
             is_anonymous: anonymous_scope || profile.name.as_deref() == Some("anonymous"),
+            has_password: profile.has_password.or_else(|| profile.password.as_ref().map(|p| p == "SET")),
             identities: profile
                 .providers
                 .iter()

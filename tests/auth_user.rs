@@ -21,6 +21,7 @@ async fn get_user_and_refresh_user() {
     assert_eq!(user.aud, "authenticated");
     assert_eq!(user.name.as_deref(), Some("Test User"));
     assert_eq!(user.profile.sub, id);
+    assert_eq!(user.has_password, Some(true));
     let session = auth.refresh_user().await.unwrap();
     assert_eq!(session.user.unwrap().id, id);
     env.assert_contract();

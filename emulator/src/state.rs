@@ -180,6 +180,10 @@ impl User {
             "meta": {},
         });
         let o = p.as_object_mut().expect("object");
+        if self.password_hash.is_some() {
+            // What the official JS SDK 3.7 reads (`password == "SET"`) besides the documented `has_password`.
+            o.insert("password".into(), json!("SET"));
+        }
         if let Some(v) = &self.username {
             o.insert("username".into(), json!(v));
         }
