@@ -1,8 +1,8 @@
 //! The signed-in user: profile, updates, identities, passwords, deletion.
 
 use super::Auth;
-use super::params::{Contact, UpdateUser, VerificationTarget};
-use super::pending::{PendingPasswordReset, PendingReauthentication, PendingUserUpdate, UserUpdate, gender_text};
+use super::params::{Contact, Gender, UpdateUser, VerificationTarget};
+use super::pending::{PendingPasswordReset, PendingReauthentication, PendingUserUpdate, UserUpdate};
 use super::signin::SendAs;
 use crate::events::AuthEvent;
 use crate::raw::auth::types::{EditUserBasicRequest, Gender as RawGender, SetPasswordRequest, SudoRequest};
@@ -64,7 +64,10 @@ impl Auth {
             username: params.username.clone(),
             description: params.description.clone(),
             avatar_url: params.avatar_url.clone(),
-            gender: params.gender.map(|g| if gender_text(g) == "MALE" { RawGender::Male } else { RawGender::Female }),
+            gender: params.gender.map(|g| match g {
+                Gender::Male => RawGender::Male,
+                Gender::Female => RawGender::Female,
+            }),
             ..Default::default()
         };
         let has_basic_fields = body.nickname.is_some()
