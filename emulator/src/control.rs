@@ -1,64 +1,124 @@
 //! Test controls under `/_emulator/`: outbox, clock, faults, logs, users, tickets, captcha answers, reset,
-//! configuration, and the pages a browser would visit (OAuth consent, behavioural captcha).
+//! configuration, and the pages a browser would visit (OAuth consent, behavioural captcha). Their own
+//! router: they sit behind the gateway's edge (request id, CORS) but are never logged, counted or faulted.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, RawQuery, State as AxumState};
+use axum::http::{HeaderValue, Method, Response, StatusCode, header};
+use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use crate::api::{self, OPERATIONS};
-use crate::server::{MAX_HANG, error_response, json_response};
+use crate::auth;
+use crate::gateway::MAX_HANG;
+use crate::reply::{error_response, json_response};
+use crate::service;
 use crate::state::{ApiError, PROVIDER_CODE_TTL, ProviderCode, State};
 use crate::util::{self, parse_query, percent_encode};
 use crate::{EmulatorConfig, Fault, NewUser};
 
 type Reply = Result<Response<Body>, ApiError>;
+type St = AxumState<Arc<State>>;
 
-pub(crate) async fn handle(state: &State, method: &str, path: &str, raw_query: &str, body: &[u8]) -> Response<Body> {
-    let query = parse_query(raw_query);
-    let q = |key: &str| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    let reply: Reply = match (method, path.trim_end_matches('/')) {
-        ("GET", "/_emulator") => Ok(json_response(
-            200,
-            &json!({
-                "env_id": state.env_id,
-                "url": state.url,
-                "operations": OPERATIONS.iter().map(|(m, p, op)| json!({"method": m, "path": p, "operation_id": op})).collect::<Vec<_>>(),
-            }),
-        )),
-        ("GET", "/_emulator/outbox") => Ok(json_response(200, &json!(state.outbox()))),
-        ("DELETE", "/_emulator/outbox") => {
-            state.clear_outbox();
-            Ok(json_response(200, &json!({})))
-        }
-        ("POST", "/_emulator/clock") => advance_clock(state, body),
-        ("POST", "/_emulator/faults") => inject_fault(state, body),
-        ("GET", "/_emulator/requests") => Ok(json_response(200, &json!(state.requests()))),
-        ("GET", "/_emulator/exchanges") => Ok(json_response(200, &json!(state.exchanges()))),
-        ("POST", "/_emulator/users") => create_user(state, body),
-        ("POST", "/_emulator/tickets") => create_ticket(state, body),
-        ("GET", "/_emulator/captcha") => Ok(json_response(
-            200,
-            &json!(
-                state
-                    .captcha_list()
-                    .into_iter()
-                    .map(|(token, answer)| json!({"token": token, "answer": answer}))
-                    .collect::<Vec<_>>()
+/// The test-control routes, full paths (`/_emulator/...`).
+pub(crate) fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/_emulator", get(|AxumState(state): St| async move { info(&state) }))
+        .route(
+            "/_emulator/outbox",
+            get(|AxumState(state): St| async move { json_response(200, &json!(state.outbox())) }).delete(
+                |AxumState(state): St| async move {
+                    state.clear_outbox();
+                    json_response(200, &json!({}))
+                },
             ),
-        )),
-        ("POST", "/_emulator/reset") => {
-            state.reset();
-            Ok(json_response(200, &json!({})))
-        }
-        ("GET", "/_emulator/config") => Ok(json_response(200, &config_json(&state.core().config))),
-        ("POST", "/_emulator/config") => update_config(state, body),
-        ("GET", "/_emulator/oauth/authorize") => oauth_authorize(state, &q),
-        ("GET", "/_emulator/captcha/page") => captcha_page(state, &q),
-        _ => Err(ApiError::not_found(format!("no emulator control {method} {path}"))),
-    };
+        )
+        .route(
+            "/_emulator/clock",
+            post(|AxumState(state): St, body: Bytes| async move { done(advance_clock(&state, &body)) }),
+        )
+        .route(
+            "/_emulator/faults",
+            post(|AxumState(state): St, body: Bytes| async move { done(inject_fault(&state, &body)) }),
+        )
+        .route(
+            "/_emulator/requests",
+            get(|AxumState(state): St| async move { json_response(200, &json!(state.requests())) }),
+        )
+        .route(
+            "/_emulator/exchanges",
+            get(|AxumState(state): St| async move { json_response(200, &json!(state.exchanges())) }),
+        )
+        .route(
+            "/_emulator/users",
+            post(|AxumState(state): St, body: Bytes| async move { done(create_user(&state, &body)) }),
+        )
+        .route(
+            "/_emulator/tickets",
+            post(|AxumState(state): St, body: Bytes| async move { done(create_ticket(&state, &body)) }),
+        )
+        .route("/_emulator/captcha", get(|AxumState(state): St| async move { captcha_list(&state) }))
+        .route(
+            "/_emulator/reset",
+            post(|AxumState(state): St| async move {
+                state.reset();
+                json_response(200, &json!({}))
+            }),
+        )
+        .route(
+            "/_emulator/config",
+            get(|AxumState(state): St| async move { json_response(200, &config_json(&state.core().config)) })
+                .post(|AxumState(state): St, body: Bytes| async move { done(update_config(&state, &body)) }),
+        )
+        .route(
+            "/_emulator/oauth/authorize",
+            get(|AxumState(state): St, RawQuery(query): RawQuery| async move {
+                done(oauth_authorize(&state, &query_fn(query)))
+            }),
+        )
+        .route(
+            "/_emulator/captcha/page",
+            get(|AxumState(state): St, RawQuery(query): RawQuery| async move {
+                done(captcha_page(&state, &query_fn(query)))
+            }),
+        )
+        .route("/_emulator/{*rest}", axum::routing::any(not_found))
+        .method_not_allowed_fallback(not_found)
+}
+
+async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response<Body> {
+    error_response(&ApiError::not_found(format!("no emulator control {method} {}", uri.path())))
+}
+
+fn done(reply: Reply) -> Response<Body> {
     reply.unwrap_or_else(|e| error_response(&e))
+}
+
+fn query_fn(raw: Option<String>) -> impl Fn(&str) -> Option<String> {
+    let query = parse_query(&raw.unwrap_or_default());
+    move |key| query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+fn info(state: &State) -> Response<Body> {
+    json_response(
+        200,
+        &json!({
+            "env_id": state.env_id,
+            "url": state.url,
+            "operations": service::operations()
+                .map(|(m, p, op)| json!({"method": m, "path": p, "operation_id": op}))
+                .collect::<Vec<_>>(),
+        }),
+    )
+}
+
+fn captcha_list(state: &State) -> Response<Body> {
+    let list: Vec<Value> =
+        state.captcha_list().into_iter().map(|(token, answer)| json!({"token": token, "answer": answer})).collect();
+    json_response(200, &json!(list))
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -100,7 +160,7 @@ fn inject_fault(state: &State, body: &[u8]) -> Reply {
         .get("operation_id")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid_argument("operation_id is required"))?;
-    if !OPERATIONS.iter().any(|(_, _, op)| *op == operation_id) {
+    if !service::is_operation(operation_id) {
         return Err(ApiError::invalid_argument(format!("unknown operation_id {operation_id:?}")));
     }
     let hang = Duration::from_millis(u64_field(&map, "hang_ms")?.unwrap_or(0)).min(MAX_HANG);
@@ -109,13 +169,14 @@ fn inject_fault(state: &State, body: &[u8]) -> Reply {
         "status502_html" => Fault::Status502Html,
         "hang" => Fault::Hang(hang),
         "drop_connection" => Fault::DropConnection,
+        "drop_reply" => Fault::DropReply,
         "junk_body" => Fault::JunkBody,
         "truncated_body" => Fault::TruncatedBody,
         "error_with_200" => Fault::ErrorWith200,
         other => {
             return Err(ApiError::invalid_argument(format!(
-                "fault must be one of status500, status502_html, hang, drop_connection, junk_body, \
-                 truncated_body, error_with_200; not {other:?}"
+                "fault must be one of status500, status502_html, hang, drop_connection, drop_reply, \
+                 junk_body, truncated_body, error_with_200; not {other:?}"
             )));
         }
     };
@@ -254,7 +315,7 @@ fn oauth_authorize(state: &State, q: &dyn Fn(&str) -> Option<String>) -> Reply {
 /// The behavioural-captcha page `captcha/init` points at: it passes everyone. With `redirect_uri` it
 /// redirects there with `captcha_token` and `state`; otherwise it shows the token.
 fn captcha_page(state: &State, q: &dyn Fn(&str) -> Option<String>) -> Reply {
-    let issued = api::issue_captcha_token(state);
+    let issued = auth::issue_captcha_token(state);
     let token = issued["captcha_token"].as_str().unwrap_or_default().to_owned();
     match q("redirect_uri").filter(|r| !r.is_empty()) {
         Some(uri) => redirect(&with_params(

@@ -18,9 +18,12 @@
 
 #![warn(missing_docs)]
 
-mod api;
+mod auth;
 mod control;
+mod gateway;
+mod reply;
 mod server;
+mod service;
 mod state;
 mod util;
 
@@ -82,6 +85,9 @@ pub struct EmulatorConfig {
     pub password_hashing: PasswordHashing,
     /// The client secret the `client_credentials` grant requires; `None` (default) accepts any secret.
     pub client_secret: Option<String>,
+    /// The publishable key (`access_key` of the SDKs): sent as `Bearer` by a signed-out client, accepted
+    /// by the gateway's token check as an anonymous caller. `None` (default): no key is accepted.
+    pub publishable_key: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -100,6 +106,7 @@ impl Default for EmulatorConfig {
             users: Vec::new(),
             password_hashing: PasswordHashing::Fast,
             client_secret: None,
+            publishable_key: None,
         }
     }
 }
@@ -181,7 +188,7 @@ pub struct Exchange {
     pub request_content_type: Option<String>,
     /// The request body parsed as JSON (whatever its content type); `None` if absent or not JSON.
     pub request_body: Option<serde_json::Value>,
-    /// The response status (0 when a fault dropped the connection).
+    /// The response status (0 when a fault dropped the connection or the reply).
     pub status: u16,
     /// The response body if it was JSON.
     pub response_body: Option<serde_json::Value>,
@@ -203,6 +210,10 @@ pub enum Fault {
     Hang(Duration),
     /// Closes the connection without any response (the request is not processed).
     DropConnection,
+    /// Processes the request (its state changes happen: a refresh token really rotates), then closes the
+    /// connection without sending the response: the reply lost after the server did the work. The exchange
+    /// is recorded with status 0 and no response body.
+    DropReply,
     /// HTTP 200 with the body `<html>not json`.
     JunkBody,
     /// HTTP 200 whose `Content-Length` promises more bytes than are sent before the connection closes.

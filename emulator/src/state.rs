@@ -410,6 +410,28 @@ impl Core {
         (2_000_000_000_000_000_000u64 + self.next_user * 7919).to_string()
     }
 
+    /// Resolves an access token to its session id: the one check behind auth's user endpoints and the
+    /// gateway's token check, so both agree on what "valid", "expired" and "revoked" mean. Errors carry
+    /// the gateway code (`INVALID_ACCESS_TOKEN`, `ACCESS_TOKEN_EXPIRED`).
+    pub fn session_of(&self, token: Option<&str>) -> ApiResult<String> {
+        let token = token.ok_or_else(|| ApiError::invalid_token("missing access token"))?;
+        let record = self.db.access.get(token).ok_or_else(|| ApiError::invalid_token("invalid access token"))?;
+        let session =
+            self.db.sessions.get(&record.session_id).ok_or_else(|| ApiError::invalid_token("invalid access token"))?;
+        if session.revoked {
+            return Err(ApiError::invalid_token("access token has been revoked"));
+        }
+        if self.now() >= record.expires_at {
+            return Err(ApiError::expired_token());
+        }
+        if let Some(uid) = &session.user_id
+            && !self.db.users.contains_key(uid)
+        {
+            return Err(ApiError::invalid_token("the token's user no longer exists"));
+        }
+        Ok(record.session_id.clone())
+    }
+
     pub fn hash_password(&self, password: &str) -> ApiResult<String> {
         hash_password(self.config.password_hashing, password)
     }
