@@ -198,3 +198,6 @@ impl Ctx<'_> {
         self.core.db.users.get_mut(id).ok_or_else(|| ApiError::not_found("user not found"))
     }
 }
+
+#[cfg(test)]
+mod spec_tests;

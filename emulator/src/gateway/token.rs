@@ -109,3 +109,133 @@ impl FromRequestParts<Arc<State>> for Caller {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::middleware::from_fn;
+    use axum::routing::get;
+    use serde_json::{Value, json};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::EmulatorConfig;
+    use crate::gateway::edge;
+
+    fn state(config: EmulatorConfig) -> Arc<State> {
+        Arc::new(State::new(config, "http://127.0.0.1:9".into()).unwrap())
+    }
+
+    /// What a future service router looks like: a handler that takes a `Caller`.
+    fn whoami_router(state: Arc<State>) -> Router {
+        let whoami = |caller: Caller| async move {
+            let who = match caller {
+                Caller::User { user_id, anonymous } => json!({"user": user_id, "anonymous": anonymous}),
+                Caller::Client => json!("client"),
+                Caller::PublishableKey => json!("publishable_key"),
+            };
+            json_response(200, &who)
+        };
+        Router::new().route("/whoami", get(whoami)).layer(from_fn(edge)).with_state(state)
+    }
+
+    async fn send(router: Router, request: Request<Body>) -> (StatusCode, Value) {
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    async fn whoami(state: &Arc<State>, authorization: Option<&str>) -> (StatusCode, Value) {
+        let mut request = Request::get("/whoami").header("x-request-id", "rid-1");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        send(whoami_router(state.clone()), request.body(Body::empty()).unwrap()).await
+    }
+
+    /// Signs in through the real auth service and answers its token response.
+    async fn sign_in(state: &Arc<State>, path: &str, body: Value, extra: Option<(&str, &str)>) -> Value {
+        let mut request = Request::post(path).header("x-device-id", "0123456789abcdef");
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
+        }
+        let (status, body) =
+            send(crate::server::app(state.clone()), request.body(Body::from(body.to_string())).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    fn bearer(token: &Value) -> String {
+        format!("Bearer {}", token.as_str().unwrap())
+    }
+
+    #[tokio::test]
+    async fn user_tokens_name_the_user() {
+        let state = state(EmulatorConfig::default());
+        let anon = sign_in(&state, "/auth/v1/signin/anonymously", json!({}), None).await;
+        let (status, who) = whoami(&state, Some(&bearer(&anon["access_token"]))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(who, json!({"user": anon["sub"], "anonymous": true}));
+
+        let id = state.create_user(crate::NewUser {
+            username: Some("ada".into()),
+            password: Some("correct-horse".into()),
+            ..Default::default()
+        });
+        let user =
+            sign_in(&state, "/auth/v1/signin", json!({"username": "ada", "password": "correct-horse"}), None).await;
+        let (_, who) = whoami(&state, Some(&bearer(&user["access_token"]))).await;
+        assert_eq!(who, json!({"user": id.unwrap(), "anonymous": false}));
+
+        let client = sign_in(
+            &state,
+            "/auth/v1/token",
+            json!({"grant_type": "client_credentials"}),
+            Some(("authorization", "Basic ZW11bGF0b3ItZW52OnM=")), // emulator-env:s
+        )
+        .await;
+        assert_eq!(whoami(&state, Some(&bearer(&client["access_token"]))).await.1, json!("client"));
+    }
+
+    #[tokio::test]
+    async fn bad_tokens_are_refused_with_the_gateway_shape() {
+        let state = state(EmulatorConfig::default());
+        for authorization in [None, Some("Bearer"), Some("Bearer not-a-token"), Some("Basic abc"), Some("garbage")] {
+            let (status, body) = whoami(&state, authorization).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}");
+            assert_eq!(body["code"], json!("INVALID_ACCESS_TOKEN"), "{authorization:?}");
+            assert_eq!(body["requestId"], json!("rid-1"));
+            assert!(body["message"].is_string());
+        }
+        // Without a configured publishable key, nothing passes for one.
+        assert_eq!(whoami(&state, Some("Bearer pk-1")).await.1["code"], json!("INVALID_ACCESS_TOKEN"));
+    }
+
+    #[tokio::test]
+    async fn expired_and_revoked_tokens() {
+        let state = state(EmulatorConfig::default());
+        let anon = sign_in(&state, "/auth/v1/signin/anonymously", json!({}), None).await;
+        let token = bearer(&anon["access_token"]);
+        state.advance_clock(Duration::from_secs(7201));
+        let (status, body) = whoami(&state, Some(&token)).await;
+        assert_eq!((status, &body["code"]), (StatusCode::UNAUTHORIZED, &json!("ACCESS_TOKEN_EXPIRED")));
+
+        let anon = sign_in(&state, "/auth/v1/signin/anonymously", json!({}), None).await;
+        let token = bearer(&anon["access_token"]);
+        sign_in(&state, "/auth/v1/revoke", json!({"token": anon["refresh_token"]}), None).await;
+        let (status, body) = whoami(&state, Some(&token)).await;
+        assert_eq!((status, &body["code"]), (StatusCode::UNAUTHORIZED, &json!("INVALID_ACCESS_TOKEN")));
+    }
+
+    #[tokio::test]
+    async fn the_publishable_key_is_an_anonymous_caller() {
+        let state = state(EmulatorConfig { publishable_key: Some("pk-1".into()), ..Default::default() });
+        assert_eq!(whoami(&state, Some("Bearer pk-1")).await, (StatusCode::OK, json!("publishable_key")));
+        assert_eq!(whoami(&state, Some("Bearer pk-2")).await.1["code"], json!("INVALID_ACCESS_TOKEN"));
+    }
+}
