@@ -20,7 +20,9 @@
 
 mod auth;
 mod control;
+mod error;
 mod gateway;
+mod password;
 mod reply;
 mod server;
 mod service;

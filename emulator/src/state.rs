@@ -4,13 +4,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::{Value, json};
 
+pub(crate) use crate::error::{ApiError, ApiResult};
+pub(crate) use crate::password::{hash_password, verify_password};
 use crate::util::{self, canonical_email, canonical_phone, phone_digits, rfc3339, unix_secs};
-use crate::{EmulatorConfig, Exchange, Fault, NewUser, PasswordHashing, RecordedRequest, SentCode};
+use crate::{EmulatorConfig, Exchange, Fault, NewUser, RecordedRequest, SentCode};
 
 /// Most entries each log keeps (oldest dropped first), so a long-running binary stays bounded.
 const LOG_LIMIT: usize = 20_000;
@@ -30,77 +29,6 @@ pub(crate) const CAPTCHA_CHALLENGE_TTL: Duration = Duration::from_secs(300);
 pub(crate) const CAPTCHA_TOKEN_TTL: Duration = Duration::from_secs(600);
 /// Refresh-token lifetime for custom-ticket sign-ins (documented as 2592000 s).
 pub(crate) const CUSTOM_REFRESH_TTL: Duration = Duration::from_secs(2_592_000);
-
-/// An error answered as `{error, error_code, error_description}` (plus `code`/`message` for token errors).
-#[derive(Clone, Debug)]
-pub(crate) struct ApiError {
-    pub status: u16,
-    pub error: String,
-    pub code: i32,
-    pub description: String,
-    /// Gateway-style string code (`INVALID_ACCESS_TOKEN`, `ACCESS_TOKEN_EXPIRED`), sent as `code`/`message`.
-    pub gateway_code: Option<&'static str>,
-}
-
-impl ApiError {
-    pub fn new(status: u16, error: &str, code: i32, description: impl Into<String>) -> Self {
-        Self { status, error: error.to_owned(), code, description: description.into(), gateway_code: None }
-    }
-    pub fn invalid_argument(d: impl Into<String>) -> Self {
-        Self::new(400, "invalid_argument", 3, d)
-    }
-    pub fn not_found(d: impl Into<String>) -> Self {
-        Self::new(404, "not_found", 5, d)
-    }
-    pub fn already_exists(d: impl Into<String>) -> Self {
-        Self::new(409, "already_exists", 6, d)
-    }
-    pub fn permission_denied(d: impl Into<String>) -> Self {
-        Self::new(403, "permission_denied", 7, d)
-    }
-    pub fn failed_precondition(d: impl Into<String>) -> Self {
-        Self::new(400, "failed_precondition", 9, d)
-    }
-    pub fn invalid_grant(d: impl Into<String>) -> Self {
-        Self::new(400, "invalid_grant", 3, d)
-    }
-    pub fn invalid_password(d: impl Into<String>) -> Self {
-        Self::new(400, "invalid_password", 3, d)
-    }
-    pub fn captcha_required() -> Self {
-        Self::new(400, "captcha_required", 4001, "captcha_token required")
-    }
-    pub fn captcha_invalid(d: impl Into<String>) -> Self {
-        Self::new(400, "captcha_invalid", 4002, d)
-    }
-    pub fn internal(d: impl Into<String>) -> Self {
-        Self::new(500, "internal", 13, d)
-    }
-    pub fn invalid_token(d: impl Into<String>) -> Self {
-        Self { gateway_code: Some("INVALID_ACCESS_TOKEN"), ..Self::new(401, "unauthenticated", 16, d) }
-    }
-    pub fn expired_token() -> Self {
-        Self {
-            gateway_code: Some("ACCESS_TOKEN_EXPIRED"),
-            ..Self::new(401, "unauthenticated", 16, "access token expired")
-        }
-    }
-
-    pub fn body(&self) -> Value {
-        let mut body = json!({
-            "error": self.error,
-            "error_code": self.code,
-            "error_description": self.description,
-        });
-        if let Some(code) = self.gateway_code {
-            body["code"] = json!(code);
-            body["message"] = json!(self.description);
-        }
-        body
-    }
-}
-
-pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Identity {
@@ -496,24 +424,6 @@ impl Core {
         self.db.users.insert(id.clone(), user);
         Ok(id)
     }
-}
-
-pub(crate) fn hash_password(cost: PasswordHashing, password: &str) -> ApiResult<String> {
-    let params = match cost {
-        PasswordHashing::Fast => Params::new(64, 1, 1, None),
-        PasswordHashing::Standard => Ok(Params::default()),
-    }
-    .map_err(|e| ApiError::internal(format!("argon2 parameters: {e}")))?;
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let salt = util::random_bytes::<16>();
-    argon2
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal(format!("password hashing failed: {e}")))
-}
-
-pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 #[derive(Default)]
