@@ -75,6 +75,9 @@ fn settings() -> GenerationSettings {
         .with_inner_type(quote!(crate::raw::Context))
         .with_hooks(HooksMode::Expected)
         .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq")
+        // Every spec's error body is the one hand-owned type: one `Error::from_raw` for every service.
+        .with_replacement("ErrorBody", "crate::core::ErrorBody", std::iter::empty())
         .with_conversion(secret, "crate::Secret", std::iter::empty());
     settings
 }

@@ -121,7 +121,8 @@ fn expiring_app(fixture: &Fixture, session: &Session) -> CloudBase {
     expiring.expires_at = now + 30;
     let json = serde_json::to_string(&expiring).expect("session json");
     // The documented key of the session: `credentials_<client id>` (the client id is the env id here).
-    store.set(&format!("credentials_{}", fixture.emu.env_id()), Secret::new(json)).expect("store");
+    futures::executor::block_on(store.set(&format!("credentials_{}", fixture.emu.env_id()), Secret::new(json)))
+        .expect("store");
     fixture.app().session_store(store).build().expect("app")
 }
 

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emu = timeout(CALL, Emulator::start()).await??;
     let app = CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
     let auth = app.auth();
-    println!("emulator at {}; this app's device id is {}", emu.url(), auth.device_id());
+    println!("emulator at {}; this app's device id is {}", emu.url(), auth.device_id().await?);
 
     heading("1. Sign in anonymously");
     let first = timeout(CALL, auth.sign_in_anonymously()).await??;
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     heading("3. Another device (a new app with its own store, hence its own device id)");
     let other = CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
-    println!("device id {}", other.auth().device_id());
+    println!("device id {}", other.auth().device_id().await?);
     let third = timeout(CALL, other.auth().sign_in_anonymously()).await??;
     describe(&third);
     println!("same user as the first device: {}", user_id(&third) == first_id);

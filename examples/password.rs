@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = CloudBase::builder(emu.env_id()).base_url(emu.url()).session_store(FileStore::new(&path)).build()?;
     let auth = app.auth();
     let restored = timeout(CALL, auth.get_session()).await??.ok_or("the second app found no session")?;
-    println!("restored session of {} (same device id: {})", user_line(restored.user.as_ref()), auth.device_id());
+    println!("restored session of {} (same device id: {})", user_line(restored.user.as_ref()), auth.device_id().await?);
     let user = timeout(CALL, auth.get_user()).await??;
     println!("and its token works: get_user -> {}", user.id);
 

@@ -14,6 +14,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct AnonymousSignInRequest {
@@ -27,6 +28,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct BindProviderRequest {
@@ -40,6 +42,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CaptchaData {
@@ -59,6 +62,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CaptchaDataRequest {
@@ -74,6 +78,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CaptchaInit {
@@ -91,6 +96,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CaptchaInitRequest {
@@ -105,6 +111,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CaptchaToken {
@@ -117,6 +124,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CaptchaVerifyRequest {
@@ -191,6 +199,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct CustomSignInRequest {
@@ -206,6 +215,7 @@ pub mod types {
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct EditUserBasicRequest {
@@ -240,6 +250,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     #[serde(transparent)]
@@ -268,49 +279,6 @@ pub mod types {
         ) -> Self {
             Self(value)
         }
-    }
-    /**Every error shape the service and its gateway send, all fields optional. Auth service:
-`{error, error_code, error_description, details}`. Gateway: `{code, message, requestId}` with string
-codes such as `ACCESS_TOKEN_EXPIRED`. Protobuf status (vendor reference): `{code: int, message,
-details}`. Decision (reference section 10.9): `error_code` numbers are informational; clients classify
-by the `error` string first.
-*/
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        schemars::JsonSchema
-    )]
-    pub struct ErrorBody {
-        ///Gateway (string) or protobuf-status (integer) code.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<::serde_json::Value>,
-        ///Extra detail, any JSON.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub details: ::std::option::Option<::serde_json::Value>,
-        ///Snake-case error code, e.g. `invalid_argument`, `invalid_grant`, `captcha_required`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
-        ///Numeric code (gRPC status or business code, e.g. 3, 5, 4001).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error_code: ::std::option::Option<i32>,
-        ///Human-readable text (Chinese or English).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error_description: ::std::option::Option<::std::string::String>,
-        ///Gateway or protobuf-status message.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
-        /**Request id, when the service echoes one. (Gateways spell it `requestId`; that spelling is not
-modelled because both map to the same Rust field name. Clients take the id from the `x-request-id`
-response header or from the id they sent.)
-*/
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub request_id: ::std::option::Option<::std::string::String>,
-        ///Seconds to wait before retrying (rate limits).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub retry_after: ::std::option::Option<i64>,
     }
     ///`Gender`
     #[derive(
@@ -439,6 +407,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct PatchUserProfileRequest {
@@ -459,6 +428,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderList {
@@ -473,6 +443,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderListItem {
@@ -498,6 +469,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderParams {
@@ -517,6 +489,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderProfile {
@@ -541,6 +514,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderSignInRequest {
@@ -562,6 +536,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderTokenRequest {
@@ -584,6 +559,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderTokenResponse {
@@ -603,6 +579,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ProviderUri {
@@ -616,6 +593,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct ResetPasswordRequest {
@@ -633,6 +611,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct RevokeRequest {
@@ -646,6 +625,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SetPasswordRequest {
@@ -666,6 +646,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SignInRequest {
@@ -696,6 +677,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SignOutRequest {
@@ -711,6 +693,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SignOutResponse {
@@ -724,6 +707,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SignUpRequest {
@@ -767,6 +751,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SudoRequest {
@@ -781,6 +766,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct SudoResponse {
@@ -795,6 +781,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TokenIntrospection {
@@ -813,6 +800,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TokenRequest {
@@ -848,6 +836,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct TokenResponse {
@@ -880,6 +869,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct UpdateContactRequest {
@@ -898,6 +888,7 @@ response header or from the id they sent.)
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct UserExistence {
@@ -910,6 +901,7 @@ response header or from the id they sent.)
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct UserGroup {
@@ -926,6 +918,7 @@ the service may grow (`status`, `gender`, `type`) are strings.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct UserProfile {
@@ -998,6 +991,7 @@ the password itself.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct UserProvider {
@@ -1022,6 +1016,7 @@ the password itself.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct VerificationLimit {
@@ -1041,6 +1036,7 @@ the password itself.
         Clone,
         Debug,
         Default,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct VerificationRequest {
@@ -1068,6 +1064,7 @@ the password itself.
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct VerificationResponse {
@@ -1152,6 +1149,7 @@ signed-in user's own address (needs Bearer).
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct VerifyRequest {
@@ -1166,6 +1164,7 @@ signed-in user's own address (needs Bearer).
         ::serde::Serialize,
         Clone,
         Debug,
+        PartialEq,
         schemars::JsonSchema
     )]
     pub struct VerifyResponse {
@@ -1318,7 +1317,7 @@ Sends a `POST` request to `/auth/v1/signup`
     pub async fn sign_up<'a>(
         &'a self,
         body: &'a types::SignUpRequest,
-    ) -> Result<ResponseValue<types::TokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::TokenResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/signup", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1369,7 +1368,7 @@ Sends a `POST` request to `/auth/v1/signin`
     pub async fn sign_in<'a>(
         &'a self,
         body: &'a types::SignInRequest,
-    ) -> Result<ResponseValue<types::TokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::TokenResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/signin", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1419,7 +1418,7 @@ Sends a `POST` request to `/auth/v1/signin/anonymously`
     pub async fn sign_in_anonymously<'a>(
         &'a self,
         body: &'a types::AnonymousSignInRequest,
-    ) -> Result<ResponseValue<types::TokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::TokenResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/signin/anonymously", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1471,7 +1470,7 @@ Sends a `POST` request to `/auth/v1/signin/with/provider`
     pub async fn sign_in_with_provider<'a>(
         &'a self,
         body: &'a types::ProviderSignInRequest,
-    ) -> Result<ResponseValue<types::TokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::TokenResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/signin/with/provider", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1520,7 +1519,7 @@ Sends a `POST` request to `/auth/v1/signin/custom`
     pub async fn sign_in_with_custom_ticket<'a>(
         &'a self,
         body: &'a types::CustomSignInRequest,
-    ) -> Result<ResponseValue<types::TokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::TokenResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/signin/custom", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1573,7 +1572,7 @@ Sends a `POST` request to `/auth/v1/token`
     pub async fn grant_token<'a>(
         &'a self,
         body: &'a types::TokenRequest,
-    ) -> Result<ResponseValue<types::TokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::TokenResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/token", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1621,7 +1620,10 @@ Sends a `GET` request to `/auth/v1/token/introspect`
 */
     pub async fn introspect_token<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::TokenIntrospection>, Error<types::ErrorBody>> {
+    ) -> Result<
+        ResponseValue<types::TokenIntrospection>,
+        Error<crate::core::ErrorBody>,
+    > {
         let url = format!("{}/auth/v1/token/introspect", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1672,7 +1674,7 @@ Sends a `POST` request to `/auth/v1/revoke`
     pub async fn revoke_token<'a>(
         &'a self,
         body: &'a types::RevokeRequest,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/revoke", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1717,7 +1719,7 @@ Sends a `POST` request to `/auth/v1/user/signout`
     pub async fn sign_out_user<'a>(
         &'a self,
         body: &'a types::SignOutRequest,
-    ) -> Result<ResponseValue<types::SignOutResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::SignOutResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/signout", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1761,7 +1763,7 @@ Sends a `GET` request to `/auth/v1/user/me`
 */
     pub async fn get_user_me<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::UserProfile>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::UserProfile>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/me", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1812,7 +1814,7 @@ Arguments:
     pub async fn delete_user_me<'a>(
         &'a self,
         sudo_token: &'a crate::Secret,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/me", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1861,7 +1863,7 @@ Sends a `POST` request to `/auth/v1/user/basic/edit`
     pub async fn edit_user_basic<'a>(
         &'a self,
         body: &'a types::EditUserBasicRequest,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/basic/edit", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1909,7 +1911,7 @@ Sends a `PATCH` request to `/auth/v1/user/profile`
     pub async fn patch_user_profile<'a>(
         &'a self,
         body: &'a types::PatchUserProfileRequest,
-    ) -> Result<ResponseValue<types::UserProfile>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::UserProfile>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/profile", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -1953,7 +1955,7 @@ Sends a `GET` request to `/auth/v1/user/provider`
 */
     pub async fn list_user_providers<'a>(
         &'a self,
-    ) -> Result<ResponseValue<types::ProviderList>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::ProviderList>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/provider", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2003,7 +2005,7 @@ Arguments:
         &'a self,
         provider_id: &'a str,
         with_user_center: Option<bool>,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!(
             "{}/auth/v1/user/provider/{}", self.baseurl, encode_path(& provider_id
             .to_string()),
@@ -2060,7 +2062,7 @@ Sends a `POST` request to `/auth/v1/user/provider/bind`
     pub async fn bind_provider<'a>(
         &'a self,
         body: &'a types::BindProviderRequest,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/provider/bind", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2107,7 +2109,7 @@ Sends a `POST` request to `/auth/v1/user/sudo`
     pub async fn get_sudo_token<'a>(
         &'a self,
         body: &'a types::SudoRequest,
-    ) -> Result<ResponseValue<types::SudoResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::SudoResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/sudo", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2162,7 +2164,7 @@ Arguments:
         &'a self,
         sudo_token: Option<&'a crate::Secret>,
         body: &'a types::SetPasswordRequest,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/password", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2213,7 +2215,7 @@ Sends a `PATCH` request to `/auth/v1/user/contact`
     pub async fn update_user_contact<'a>(
         &'a self,
         body: &'a types::UpdateContactRequest,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/user/contact", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2270,7 +2272,10 @@ Sends a `POST` request to `/auth/v1/verification`
     pub async fn send_verification<'a>(
         &'a self,
         body: &'a types::VerificationRequest,
-    ) -> Result<ResponseValue<types::VerificationResponse>, Error<types::ErrorBody>> {
+    ) -> Result<
+        ResponseValue<types::VerificationResponse>,
+        Error<crate::core::ErrorBody>,
+    > {
         let url = format!("{}/auth/v1/verification", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2319,7 +2324,7 @@ Sends a `POST` request to `/auth/v1/verification/verify`
     pub async fn verify_verification<'a>(
         &'a self,
         body: &'a types::VerifyRequest,
-    ) -> Result<ResponseValue<types::VerifyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::VerifyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/verification/verify", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2380,7 +2385,7 @@ Arguments:
         response_type: Option<&'a str>,
         scope: Option<&'a str>,
         state: Option<&'a str>,
-    ) -> Result<ResponseValue<types::ProviderUri>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::ProviderUri>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/provider/uri", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2433,7 +2438,10 @@ Sends a `POST` request to `/auth/v1/provider/token`
     pub async fn get_provider_token<'a>(
         &'a self,
         body: &'a types::ProviderTokenRequest,
-    ) -> Result<ResponseValue<types::ProviderTokenResponse>, Error<types::ErrorBody>> {
+    ) -> Result<
+        ResponseValue<types::ProviderTokenResponse>,
+        Error<crate::core::ErrorBody>,
+    > {
         let url = format!("{}/auth/v1/provider/token", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2483,7 +2491,7 @@ Sends a `POST` request to `/auth/v1/reset`
     pub async fn reset_password<'a>(
         &'a self,
         body: &'a types::ResetPasswordRequest,
-    ) -> Result<ResponseValue<types::EmptyResponse>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::EmptyResponse>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/reset", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2532,7 +2540,7 @@ Sends a `POST` request to `/auth/v1/captcha/data`
     pub async fn create_captcha_data<'a>(
         &'a self,
         body: &'a types::CaptchaDataRequest,
-    ) -> Result<ResponseValue<types::CaptchaData>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::CaptchaData>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/captcha/data", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2581,7 +2589,7 @@ Sends a `POST` request to `/auth/v1/captcha/data/verify`
     pub async fn verify_captcha_data<'a>(
         &'a self,
         body: &'a types::CaptchaVerifyRequest,
-    ) -> Result<ResponseValue<types::CaptchaToken>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::CaptchaToken>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/captcha/data/verify", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2630,7 +2638,7 @@ Sends a `POST` request to `/auth/v1/captcha/init`
     pub async fn init_captcha<'a>(
         &'a self,
         body: &'a types::CaptchaInitRequest,
-    ) -> Result<ResponseValue<types::CaptchaInit>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::CaptchaInit>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/captcha/init", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2680,7 +2688,7 @@ Sends a `GET` request to `/auth/v1/checkUsername`
     pub async fn check_username<'a>(
         &'a self,
         username: &'a str,
-    ) -> Result<ResponseValue<types::UserExistence>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::UserExistence>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/checkUsername", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2725,7 +2733,7 @@ Sends a `GET` request to `/auth/v1/checkIfUserExist`
     pub async fn check_if_user_exist<'a>(
         &'a self,
         username: &'a str,
-    ) -> Result<ResponseValue<types::UserExistence>, Error<types::ErrorBody>> {
+    ) -> Result<ResponseValue<types::UserExistence>, Error<crate::core::ErrorBody>> {
         let url = format!("{}/auth/v1/checkIfUserExist", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map

@@ -1,11 +1,12 @@
 //! `cloudbase::Error`: every way a call can fail, without ever carrying a secret or a response body.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::captcha::CaptchaChallenge;
+use crate::core::ErrorBody;
 use crate::raw::ResponseMeta;
-use crate::raw::auth::types::ErrorBody;
 
 /// What went wrong. Every public method returns `Result<T, cloudbase::Error>`.
 ///
@@ -24,7 +25,8 @@ use crate::raw::auth::types::ErrorBody;
 /// }
 /// # let _ = explain;
 /// ```
-#[derive(Debug, thiserror::Error)]
+// Clone: one refresh's outcome is handed to every caller that waited for it.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The service answered with an error body.
@@ -64,7 +66,7 @@ pub enum Error {
         request_id: Option<String>,
         /// The transport error, with its URL removed (a URL may carry a captcha token).
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
     /// No answer within the configured timeout.
     #[error("timed out (operation {operation}, request id {})", request_id.as_deref().unwrap_or("-"))]
@@ -88,6 +90,21 @@ pub enum Error {
         /// The decoder's complaint, without the offending values.
         reason: String,
     },
+    /// The reply was larger than the configured maximum
+    /// ([`CloudBaseBuilder::max_response_bytes`](crate::CloudBaseBuilder::max_response_bytes)); it was not
+    /// read to the end.
+    #[error("response to {operation} exceeds {limit} bytes (request id {})", request_id.as_deref().unwrap_or("-"))]
+    ResponseTooLarge {
+        /// The operation.
+        operation: &'static str,
+        /// The request id.
+        request_id: Option<String>,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The work was abandoned before it finished (the runtime is shutting down).
+    #[error("cancelled: {0}")]
+    Cancelled(&'static str),
     /// The OAuth callback does not belong to a sign-in this client started, or carries a provider error.
     #[error("OAuth: {0}")]
     OAuth(String),
@@ -289,6 +306,7 @@ impl Error {
             Error::Http { request_id, .. }
             | Error::Network { request_id, .. }
             | Error::Timeout { request_id, .. }
+            | Error::ResponseTooLarge { request_id, .. }
             | Error::Decode { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
@@ -310,7 +328,12 @@ impl Error {
 
     /// True when a refresh token was refused for good: the session is over.
     pub(crate) fn is_refresh_rejected(&self) -> bool {
+        // (`Unauthenticated` here is the protobuf status 16 some gateways answer for a dead refresh token.)
         matches!(self, Error::Service(s) if matches!(s.code, ErrorCode::InvalidGrant | ErrorCode::Unauthenticated))
+    }
+
+    pub(crate) fn storage(e: impl fmt::Display) -> Self {
+        Error::Storage(e.to_string())
     }
 
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
@@ -325,6 +348,10 @@ impl Error {
     ) -> Self {
         use progenitor_client::Error as Raw;
         let request_id = meta.request_id.clone();
+        // Whatever progenitor made of the emptied body, the reply was cut off for its size.
+        if let Some(limit) = meta.too_large {
+            return Error::ResponseTooLarge { operation, request_id, limit };
+        }
         match error {
             Raw::ErrorResponse(response) => {
                 let status = meta.status.unwrap_or_else(|| response.status().as_u16());
@@ -353,7 +380,7 @@ impl Error {
         if e.is_timeout() {
             Error::Timeout { operation, request_id }
         } else {
-            Error::Network { operation, request_id, source: e.without_url() }
+            Error::Network { operation, request_id, source: Arc::new(e.without_url()) }
         }
     }
 

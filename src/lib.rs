@@ -1,21 +1,32 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod app;
 mod auth;
 mod captcha;
 mod claims;
-mod config;
+mod core;
 mod error;
-mod events;
 pub mod raw;
 mod secret;
-mod session;
-mod store;
 mod validate;
+
+/// Internal paths kept for the modules that name them.
+pub(crate) use crate::core::session::events;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use crate::core::ErrorBody;
+#[cfg(feature = "redis")]
+pub use crate::core::session::redis::RedisStore;
+pub use crate::core::session::{
+    AuthChange, AuthEvent, AuthStateChanges, FileStore, Identity, MemoryStore, Session, SessionStore, StoreError,
+    StoreLock, Subscription, User,
+};
+pub use app::{CloudBase, CloudBaseBuilder, Language};
+/// The attribute that implements [`SessionStore`] with `async fn`s.
+pub use async_trait::async_trait;
 pub use auth::{
     Auth, Contact, Gender, GetVerification, LoopbackOptions, OAuthCallback, OAuthKind, OAuthOptions, OAuthOutcome,
     OAuthRequest, OtpType, PendingOtp, PendingPasswordReset, PendingReauthentication, PendingUserUpdate, ResendType,
@@ -24,10 +35,6 @@ pub use auth::{
 };
 pub use captcha::{CaptchaAnswer, CaptchaChallenge, CaptchaFuture, CaptchaHandler, CaptchaToken};
 pub use claims::Claims;
-pub use config::{CloudBase, CloudBaseBuilder, Language};
 pub use error::{Error, ErrorCode, ServiceError};
-pub use events::{AuthChange, AuthEvent, AuthStateChanges, Subscription};
 pub use secret::Secret;
-pub use session::{Identity, Session, User};
-pub use store::{FileStore, MemoryStore, SessionStore, StoreError, StoreLock};
 pub use validate::format_phone;

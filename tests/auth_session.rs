@@ -21,7 +21,7 @@ async fn expired_copy(env: &TestEnv) -> (CloudBase, MemoryStore) {
     let mut expired = session.clone();
     expired.expires_at = 0;
     let key = format!("credentials_{}", env.emu.env_id());
-    store.set(&key, Secret::new(serde_json::to_string(&expired).unwrap())).unwrap();
+    store.set(&key, Secret::new(serde_json::to_string(&expired).unwrap())).await.unwrap();
     let app = common::builder(&env.emu).session_store(store.clone()).build().unwrap();
     (app, store)
 }
@@ -70,7 +70,8 @@ async fn the_rotated_refresh_token_is_stored_before_it_is_used() {
     let (app, store) = expired_copy(&env).await;
     let refreshed = app.auth().get_session().await.unwrap().unwrap();
     let key = format!("credentials_{}", env.emu.env_id());
-    let stored: cloudbase::Session = serde_json::from_str(store.get(&key).unwrap().unwrap().expose_secret()).unwrap();
+    let stored: cloudbase::Session =
+        serde_json::from_str(store.get(&key).await.unwrap().unwrap().expose_secret()).unwrap();
     assert_eq!(stored.refresh_token, refreshed.refresh_token);
     assert_eq!(stored.access_token, refreshed.access_token);
     assert!(stored.user.is_some(), "the cached user survives a refresh");
@@ -89,11 +90,14 @@ async fn refresh_session_rotates_and_the_old_refresh_token_is_refused() {
     assert_ne!(after.refresh_token, before.refresh_token);
     assert_eq!(next_event(&mut events).await.event, AuthEvent::TokenRefreshed);
 
-    // The old refresh token is dead; using it explicitly fails and signs out.
+    // The old refresh token is spent: this client never sends it again, and the session stays.
+    let grants = env.emu.count("grant_token");
     let err = auth.refresh_session(before.refresh_token.clone()).await.unwrap_err();
-    assert_eq!(err.code(), Some(&cloudbase::ErrorCode::InvalidGrant));
-    assert_eq!(next_event(&mut events).await.event, AuthEvent::SignedOut);
-    assert!(auth.get_session().await.unwrap().is_none());
+    assert!(matches!(err, Error::InvalidInput { field: "refresh_token", .. }), "{err:?}");
+    assert_eq!(env.emu.count("grant_token"), grants, "nothing was sent");
+    let kept = auth.get_session().await.unwrap().expect("still signed in");
+    assert_eq!(kept.refresh_token, after.refresh_token);
+    assert!(drain_events(&mut events, Duration::from_millis(100)).await.is_empty(), "no SIGNED_OUT");
     env.assert_contract();
 }
 
@@ -111,7 +115,7 @@ async fn a_refused_refresh_token_clears_the_session_and_signs_out() {
     assert_eq!(err.code(), Some(&cloudbase::ErrorCode::InvalidGrant), "{err:?}");
     assert_eq!(next_event(&mut events).await.event, AuthEvent::SignedOut);
     assert!(stale.get_session().await.unwrap().is_none());
-    assert!(store.get(&format!("credentials_{}", env.emu.env_id())).unwrap().is_none(), "store cleared");
+    assert!(store.get(&format!("credentials_{}", env.emu.env_id())).await.unwrap().is_none(), "store cleared");
     env.assert_contract();
 }
 
@@ -137,7 +141,7 @@ async fn failures_during_refresh_keep_the_session() {
     let (app, store) = expired_copy(&env).await;
     let auth = app.auth();
     let key = format!("credentials_{}", env.emu.env_id());
-    let before = store.get(&key).unwrap().unwrap();
+    let before = store.get(&key).await.unwrap().unwrap();
 
     for fault in [
         Fault::Status500,
@@ -152,7 +156,7 @@ async fn failures_during_refresh_keep_the_session() {
         assert!(!matches!(err, Error::NotSignedIn), "{fault:?}: {err:?}");
         let printed = format!("{err} {err:?}");
         assert!(!printed.contains(before.expose_secret()), "{fault:?}: no secret in the error");
-        assert_eq!(store.get(&key).unwrap().unwrap(), before, "{fault:?}: the stored session is untouched");
+        assert_eq!(store.get(&key).await.unwrap().unwrap(), before, "{fault:?}: the stored session is untouched");
         assert!(auth.inner_session_present(), "{fault:?}: the session is kept in memory");
     }
     // And once the service is back, the same session refreshes.
@@ -359,7 +363,8 @@ async fn a_user_update_in_one_app_never_undoes_a_refresh_in_another() {
     // `second` fetches the changed profile and stores it: on top of the rotated tokens, not its stale ones.
     assert_eq!(second.auth().get_user().await.unwrap().name.as_deref(), Some("Renamed"));
     let key = format!("credentials_{}", env.emu.env_id());
-    let stored: cloudbase::Session = serde_json::from_str(store.get(&key).unwrap().unwrap().expose_secret()).unwrap();
+    let stored: cloudbase::Session =
+        serde_json::from_str(store.get(&key).await.unwrap().unwrap().expose_secret()).unwrap();
     assert_eq!(stored.refresh_token, rotated.refresh_token);
     assert_eq!(second.auth().get_session().await.unwrap().unwrap().refresh_token, rotated.refresh_token);
     env.assert_contract();

@@ -35,7 +35,7 @@ fn user_client(emu: &EmulatorHandle, token: &Secret) -> Client {
     Client::new(&emu.url(), ctx(emu).with_bearer(token.clone()))
 }
 
-type RawResult<T> = Result<ResponseValue<T>, Error<types::ErrorBody>>;
+type RawResult<T> = Result<ResponseValue<T>, Error<cloudbase::ErrorBody>>;
 
 fn ok<T: Debug>(result: RawResult<T>) -> T {
     match result {
@@ -47,7 +47,7 @@ fn ok<T: Debug>(result: RawResult<T>) -> T {
 
 /// Asserts an error answer with this HTTP status, `error` and `error_code`; returns the body.
 #[track_caller]
-fn fails<T: Debug>(result: RawResult<T>, status: u16, error: &str, code: i32) -> types::ErrorBody {
+fn fails<T: Debug>(result: RawResult<T>, status: u16, error: &str, code: i32) -> cloudbase::ErrorBody {
     let (got_status, body) = match result {
         Err(Error::ErrorResponse(rv)) => (rv.status().as_u16(), rv.into_inner()),
         Ok(v) => panic!("expected {status} {error}, got success {:?}", v.into_inner()),

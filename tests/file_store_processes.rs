@@ -25,8 +25,8 @@ async fn processes_sharing_a_file_store_refresh_once() {
     let mut expired = session.clone();
     expired.expires_at = 0;
     let key = format!("credentials_{}", env.emu.env_id());
-    store.set(&key, Secret::new(serde_json::to_string(&expired).unwrap())).unwrap();
-    store.set("device_id", Secret::new("0123456789abcdef0123456789abcdef")).unwrap();
+    store.set(&key, Secret::new(serde_json::to_string(&expired).unwrap())).await.unwrap();
+    store.set("device_id", Secret::new("0123456789abcdef0123456789abcdef")).await.unwrap();
 
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..CHILDREN)
@@ -54,7 +54,8 @@ async fn processes_sharing_a_file_store_refresh_once() {
         }
     }
     assert_eq!(env.emu.count("grant_token"), 1, "one refresh for all processes");
-    let stored: cloudbase::Session = serde_json::from_str(store.get(&key).unwrap().unwrap().expose_secret()).unwrap();
+    let stored: cloudbase::Session =
+        serde_json::from_str(store.get(&key).await.unwrap().unwrap().expose_secret()).unwrap();
     assert_ne!(stored.refresh_token, session.refresh_token, "the rotated token was stored");
     #[cfg(unix)]
     {

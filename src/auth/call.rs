@@ -1,27 +1,13 @@
-//! One raw call: the credential it carries, its tracing span, the captcha retry, the 401 refresh-and-retry,
-//! and the mapping of progenitor's error into `cloudbase::Error`.
+//! One auth call on the shared core: the credential it carries, the captcha retry (auth-specific), and the
+//! core's refresh-and-retry for calls made as the user.
 
 use std::future::Future;
-
-use progenitor_client::{Error as RawError, ResponseValue};
-use tracing::Instrument as _;
+use std::sync::Arc;
 
 use super::Auth;
+pub(crate) use crate::core::transport::{As, RawResult};
 use crate::raw::auth::Client;
-use crate::raw::auth::types::ErrorBody;
-use crate::raw::context::new_request_id;
 use crate::{Error, ErrorCode, Secret, Session};
-
-/// Who a call is made as.
-#[derive(Clone)]
-pub(crate) enum As {
-    /// No Authorization: `client_id` in the query (token grants, captcha calls, revoke).
-    Client,
-    /// The publishable key when the app has one, else like `Client` (what the official SDKs do signed out).
-    Public,
-    /// The signed-in user.
-    User(Secret),
-}
 
 /// Whether a `captcha_required` answer is solved and the call repeated.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,8 +15,6 @@ pub(crate) enum Captcha {
     Solve,
     Never,
 }
-
-pub(crate) type RawResult<T> = Result<ResponseValue<T>, RawError<ErrorBody>>;
 
 impl Auth {
     /// Sends one call made by `send` (called again for a retry), as `who`.
@@ -45,7 +29,7 @@ impl Auth {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = RawResult<T>>,
     {
-        self.send_with(operation, who, captcha, None, send).await
+        self.send_with(operation, who, captcha, None, &send).await
     }
 
     /// Sends a call carrying a captcha token from the first attempt (`getVerification(withCaptcha)`).
@@ -60,7 +44,7 @@ impl Auth {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = RawResult<T>>,
     {
-        self.send_with(operation, who, Captcha::Never, Some(token), send).await
+        self.send_with(operation, who, Captcha::Never, Some(token), &send).await
     }
 
     async fn send_with<T, F, Fut>(
@@ -69,26 +53,18 @@ impl Auth {
         who: As,
         captcha: Captcha,
         mut captcha_token: Option<Secret>,
-        send: F,
+        send: &F,
     ) -> Result<T, Error>
     where
         F: Fn(Client) -> Fut,
         Fut: Future<Output = RawResult<T>>,
     {
         loop {
-            let (client, context) = self.client(&who, captcha_token.clone());
-            let request_id = context.request_id.as_deref().unwrap_or_default().to_owned();
-            let span = tracing::debug_span!("cloudbase.auth", operation, request_id = %request_id);
-            let result = send(client).instrument(span.clone()).await;
-            let meta = context.last_response();
-            let error = match result {
-                Ok(value) => {
-                    span.in_scope(|| tracing::debug!(status = meta.status, "ok"));
-                    return Ok(value.into_inner());
-                }
-                Err(raw) => Error::from_raw(raw, operation, &meta),
+            let attempt = self.core().send(operation, &who, captcha_token.clone(), send).await;
+            let error = match attempt.result {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
             };
-            span.in_scope(|| tracing::debug!(status = meta.status, error = %error, "failed"));
             let captcha_code =
                 error.code().filter(|c| matches!(c, ErrorCode::CaptchaRequired | ErrorCode::CaptchaInvalid));
             match captcha_code {
@@ -96,7 +72,7 @@ impl Auth {
                     // A captcha_invalid answer means the cached token is no good: get a fresh one.
                     let fresh_captcha = *code == ErrorCode::CaptchaInvalid;
                     // The official SDK's convention: the path relative to `/auth`, e.g. `POST:/v1/verification`.
-                    let state = meta
+                    let state = attempt
                         .method_path
                         .as_deref()
                         .map(|m| m.replacen(":/auth/", ":/", 1))
@@ -108,53 +84,32 @@ impl Auth {
         }
     }
 
-    /// Sends a call as the signed-in user: refreshes first when the token is about to expire, and once more
-    /// (then retries once) when the service refuses the token as expired.
+    /// Sends a call as the signed-in user, by the core's credential rule (refresh first when about to
+    /// expire; one refresh-and-retry when the token is refused).
     pub(crate) async fn call_as_user<T, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Error>
     where
         F: Fn(Client) -> Fut,
         Fut: Future<Output = RawResult<T>>,
     {
-        let session = self.fresh_session().await?;
-        match self.call(operation, As::User(session.access_token.clone()), Captcha::Solve, &send).await {
-            Err(e) if e.is_token_rejected() => {
-                tracing::debug!(operation, "access token refused; refreshing once");
-                let renewed = self.refresh_after_rejection(&session).await?;
-                self.call(operation, As::User(renewed.access_token), Captcha::Solve, &send).await
-            }
-            other => other,
-        }
+        self.call_as_user_with_session(operation, send).await.map(|(value, _)| value)
     }
 
-    /// Like [`call_as_user`](Self::call_as_user) with a session already in hand (no refresh check).
-    pub(crate) async fn call_with_session<T, F, Fut>(
+    /// [`call_as_user`](Self::call_as_user), also returning the session whose token made the call.
+    pub(crate) async fn call_as_user_with_session<T, F, Fut>(
         &self,
         operation: &'static str,
-        session: &Session,
         send: F,
-    ) -> Result<T, Error>
+    ) -> Result<(T, Arc<Session>), Error>
     where
         F: Fn(Client) -> Fut,
         Fut: Future<Output = RawResult<T>>,
     {
-        self.call(operation, As::User(session.access_token.clone()), Captcha::Solve, send).await
-    }
-
-    /// A raw client for one call, and its context (to read the response facts afterwards).
-    fn client(&self, who: &As, captcha: Option<Secret>) -> (Client, crate::raw::Context) {
-        let config = &self.inner.config;
-        let mut context = self.inner.base_context.fresh().with_request_id(new_request_id());
-        context = match who {
-            As::Client => context,
-            As::Public => match &config.access_key {
-                Some(key) => context.with_bearer(key.clone()),
-                None => context,
-            },
-            As::User(token) => context.with_bearer(token.clone()),
-        };
-        if let Some(token) = captcha {
-            context = context.with_captcha_token(token);
-        }
-        (Client::new_with_client(&config.base_url, config.http.clone(), context.clone()), context)
+        let send = &send;
+        self.core()
+            .with_session(true, |who, session| async move {
+                let value = self.send_with(operation, who, Captcha::Solve, None, send).await?;
+                Ok((value, session.ok_or(Error::NotSignedIn)?))
+            })
+            .await
     }
 }

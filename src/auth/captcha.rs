@@ -92,7 +92,7 @@ impl Auth {
     }
 
     async fn solve(&self, challenge: CaptchaChallenge) -> Result<CaptchaToken, Error> {
-        let Some(handler) = self.inner.config.captcha.clone() else {
+        let Some(handler) = self.core().captcha.clone() else {
             return Err(Error::CaptchaRequired(Box::new(challenge)));
         };
         let token = challenge.token.clone();
@@ -114,8 +114,11 @@ impl Auth {
 
     fn cache_captcha(&self, token: &CaptchaToken) {
         // Keep it 10 s less than its life, as the official SDK does, so it never expires in flight.
-        let life = Duration::from_secs(token.expires_in.unwrap_or(600).max(10) as u64 - 10);
+        // A server lifetime is clamped (up to i64::MAX could arrive), never overflowing the deadline.
+        let seconds = token.expires_in.unwrap_or(600).clamp(10, crate::core::session::MAX_LIFETIME_SECS) as u64;
+        let life = Duration::from_secs(seconds - 10);
+        let until = Instant::now().checked_add(life).unwrap_or_else(Instant::now);
         *self.inner.captcha_token.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((token.captcha_token.clone(), Instant::now() + life));
+            Some((token.captcha_token.clone(), until));
     }
 }

@@ -11,10 +11,10 @@ use crate::{Error, Identity, Secret, Session, User, validate};
 impl Auth {
     /// Fetches `/user/me`, stores it in the session, and optionally emits `event`.
     pub(crate) async fn reload_user(&self, event: Option<AuthEvent>) -> Result<User, Error> {
-        let profile = self.call_as_user("get_user_me", |c| async move { c.get_user_me().await }).await?;
-        let scope = self.current().and_then(|s| s.scope);
-        let user = User::from_profile(profile, scope.as_deref());
-        self.update_cached_user(user.clone(), event).await?;
+        let (profile, session) =
+            self.call_as_user_with_session("get_user_me", |c| async move { c.get_user_me().await }).await?;
+        let user = User::from_profile(profile, session.scope.as_deref());
+        self.core().update_cached_user(&session, user.clone(), event).await?;
         Ok(user)
     }
 

@@ -30,10 +30,14 @@ pub struct Session {
     pub user: Option<User>,
 }
 
+/// The longest lifetime believed from a server (ten years): a larger `expires_in` (up to `i64::MAX`) is
+/// clamped instead of overflowing the expiry.
+pub(crate) const MAX_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+
 impl Session {
     pub(crate) fn from_tokens(tokens: TokenResponse, user: Option<User>) -> Self {
-        let expires_in = tokens.expires_in.max(0);
-        let expires_at = unix_now() + expires_in as u64;
+        let expires_in = tokens.expires_in.clamp(0, MAX_LIFETIME_SECS);
+        let expires_at = unix_now().saturating_add(expires_in as u64);
         Session {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
@@ -52,7 +56,15 @@ impl Session {
 
     /// True when the access token expires within `margin` from now.
     pub fn expires_within(&self, margin: Duration) -> bool {
-        unix_now() + margin.as_secs() >= self.expires_at
+        unix_now().saturating_add(margin.as_secs()) >= self.expires_at
+    }
+
+    /// Whose session this is: the access token's `sub` claim, else the stored user's id.
+    pub(crate) fn subject(&self) -> Option<String> {
+        crate::Claims::decode(self.access_token.expose_secret())
+            .ok()
+            .and_then(|c| c.sub().map(str::to_owned))
+            .or_else(|| self.user.as_ref().map(|u| u.id.clone()))
     }
 
     /// True when the session should be refreshed now: it expires within `margin`, capped at half its
@@ -64,15 +76,13 @@ impl Session {
 
     /// The expiry as a `SystemTime`.
     pub fn expires_at_time(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.expires_at)
+        UNIX_EPOCH.checked_add(Duration::from_secs(self.expires_at)).unwrap_or(UNIX_EPOCH)
     }
 
-    pub(crate) fn same_refresh_token(&self, other: &Session) -> bool {
-        match (&self.refresh_token, &other.refresh_token) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => self.access_token == other.access_token,
-            _ => false,
-        }
+    /// True when both hold the same token pair. (A refresh may keep the refresh token, RFC 6749 section
+    /// 6, so the refresh token alone does not tell whether a refresh happened.)
+    pub(crate) fn same_tokens(&self, other: &Session) -> bool {
+        self.access_token == other.access_token && self.refresh_token == other.refresh_token
     }
 }
 
@@ -82,7 +92,7 @@ pub(crate) fn unix_now() -> u64 {
 
 /// A user, mapped from the service's profile the way the official SDKs map it; the full profile is kept in
 /// [`User::profile`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct User {
     /// The user id (`sub`).

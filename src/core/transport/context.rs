@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use progenitor_client::{ClientHooks, ClientInfo, Error as RawError, OperationInfo};
+use progenitor_client::OperationInfo;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::Secret;
@@ -33,7 +33,7 @@ const ERROR_IN_BODY_STATUS: u16 = 400;
 /// ```
 ///
 /// `Debug` never prints a credential.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Context {
     pub(crate) credential: Credential,
     pub(crate) client_id: Option<Arc<str>>,
@@ -43,8 +43,16 @@ pub struct Context {
     pub(crate) extra_headers: Arc<Vec<(HeaderName, HeaderValue)>>,
     pub(crate) connect_retries: u32,
     pub(crate) retry_delay: Duration,
+    pub(crate) max_response_bytes: usize,
+    /// Whether a 2xx reply carrying an error body is an error (the auth service does that; a cloud function
+    /// that returns `{"code": 1}` did not fail).
+    pub(crate) sniff_error_bodies: bool,
     meta: Arc<Mutex<ResponseMeta>>,
 }
+
+/// The default [`Context::with_max_response_bytes`]: far above any JSON reply of the API, far below what
+/// would hurt a process.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// How a call authenticates.
 #[derive(Clone, Default)]
@@ -69,6 +77,26 @@ pub struct ResponseMeta {
     pub error_in_success_body: bool,
     /// The request's method and path, `"POST:/auth/v1/verification"` (the captcha `state` convention).
     pub method_path: Option<String>,
+    /// Set when the reply was larger than the limit in force (the limit); its body was not read.
+    pub too_large: Option<usize>,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            credential: Credential::None,
+            client_id: None,
+            device_id: None,
+            request_id: None,
+            captcha_token: None,
+            extra_headers: Arc::default(),
+            connect_retries: 0,
+            retry_delay: Duration::ZERO,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            sniff_error_bodies: true,
+            meta: Arc::default(),
+        }
+    }
 }
 
 impl fmt::Debug for Context {
@@ -143,6 +171,20 @@ impl Context {
     pub fn with_connect_retries(mut self, retries: u32, delay: Duration) -> Self {
         self.connect_retries = retries;
         self.retry_delay = delay;
+        self
+    }
+
+    /// Refuses replies larger than `limit` bytes (default 16 MiB) with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge), without reading them to the end.
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Whether a 2xx reply carrying an error body is turned into an error response (default true: the auth
+    /// service answers some errors with 200).
+    pub fn with_error_body_sniffing(mut self, sniff: bool) -> Self {
+        self.sniff_error_bodies = sniff;
         self
     }
 
@@ -239,15 +281,22 @@ impl Context {
                 m.request_id = server_request_id;
             }
         });
-        if !status.is_success() {
-            return Ok(response);
-        }
 
+        // Every reply of these operations is JSON that progenitor reads whole: read it here, bounded, so a
+        // huge or endless body costs at most the limit.
         let version = response.version();
         let mut headers = response.headers().clone();
-        let body = response.bytes().await?;
+        let body = match read_bounded(response, self.max_response_bytes).await? {
+            Some(body) => body,
+            None => {
+                let limit = self.max_response_bytes;
+                self.record(|m| m.too_large = Some(limit));
+                headers.remove(reqwest::header::CONTENT_LENGTH);
+                Bytes::new()
+            }
+        };
         let mut out_status = status;
-        if is_error_body(&body) {
+        if status.is_success() && self.sniff_error_bodies && is_error_body(&body) {
             self.record(|m| m.error_in_success_body = true);
             out_status = reqwest::StatusCode::from_u16(ERROR_IN_BODY_STATUS).unwrap_or(status);
             if let Ok(value) = HeaderValue::from_str(status.as_str()) {
@@ -260,6 +309,21 @@ impl Context {
         *rebuilt.headers_mut() = headers;
         Ok(reqwest::Response::from(rebuilt))
     }
+}
+
+/// The whole body, or `None` when it is (or announces itself as) longer than `limit`.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> reqwest::Result<Option<Bytes>> {
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 /// A fresh 32-hex request id, the shape the official SDKs send.
@@ -286,35 +350,6 @@ pub(crate) fn is_error_body(body: &Bytes) -> bool {
             _ => false,
         });
     error || gateway
-}
-
-impl ClientHooks<Context> for super::auth::Client {
-    async fn pre<E>(&self, request: &mut reqwest::Request, _: &OperationInfo) -> Result<(), RawError<E>> {
-        self.inner().decorate(request);
-        Ok(())
-    }
-
-    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(self.client(), request, info).await
-    }
-}
-
-impl super::auth::Client {
-    /// A client for `base_url` (no trailing `/`) with an empty [`Context`] and progenitor's default
-    /// `reqwest::Client` (15 s timeouts).
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use cloudbase::raw::auth::{Client, types::VerificationRequest};
-    /// let client = Client::with_base_url("https://my-env.api.tcloudbasegateway.com");
-    /// let body = VerificationRequest { email: Some("someone@example.com".into()), ..Default::default() };
-    /// let sent = client.send_verification(&body).await?;
-    /// println!("verification id {}", sent.verification_id);
-    /// # Ok(()) }
-    /// ```
-    pub fn with_base_url(base_url: &str) -> Self {
-        Self::new(base_url.trim_end_matches('/'), Context::new())
-    }
 }
 
 #[cfg(test)]
@@ -366,7 +401,7 @@ mod tests {
                 .collect();
             let _ = is_error_body(&Bytes::from(bytes.clone()));
             let _ = serde_json::from_slice::<crate::raw::auth::types::TokenResponse>(&bytes);
-            let _ = serde_json::from_slice::<crate::raw::auth::types::ErrorBody>(&bytes);
+            let _ = serde_json::from_slice::<crate::core::ErrorBody>(&bytes);
             let text = String::from_utf8_lossy(&bytes);
             let _ = crate::Claims::decode(&text);
             let _ = crate::Claims::decode(&format!("{text}.{text}.{text}"));

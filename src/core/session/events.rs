@@ -9,6 +9,10 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::Session;
 
+/// How many events a subscriber may fall behind before it skips ahead (and is told so with
+/// [`AuthEvent::Lagged`]).
+pub(crate) const EVENT_BUFFER: usize = 64;
+
 /// What happened to the auth state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -27,6 +31,10 @@ pub enum AuthEvent {
     PasswordRecovery,
     /// A third-party identity was bound (`verify_oauth` of a `link_identity` flow).
     BindIdentity,
+    /// This subscriber fell more than 64 events behind and [`AuthChange::missed`] events were dropped; the
+    /// change carries the session as it is now. Treat it like `INITIAL_SESSION`: a `SIGNED_OUT` may be
+    /// among the missed events. (Not an event of the other SDKs, which never drop events.)
+    Lagged,
 }
 
 impl AuthEvent {
@@ -40,6 +48,7 @@ impl AuthEvent {
             AuthEvent::UserUpdated => "USER_UPDATED",
             AuthEvent::PasswordRecovery => "PASSWORD_RECOVERY",
             AuthEvent::BindIdentity => "BIND_IDENTITY",
+            AuthEvent::Lagged => "LAGGED",
         }
     }
 }
@@ -60,24 +69,35 @@ pub struct AuthChange {
     pub session: Option<Session>,
     /// For `BindIdentity`: the provider that was bound.
     pub provider: Option<String>,
+    /// For `Lagged`: how many events this subscriber missed.
+    pub missed: u64,
 }
 
 impl AuthChange {
     pub(crate) fn new(event: AuthEvent, session: Option<Session>) -> Self {
-        AuthChange { event, session, provider: None }
+        AuthChange { event, session, provider: None, missed: 0 }
     }
 }
 
+/// Reads the session as it is now, for the change that follows a lag.
+pub(crate) type CurrentSession = Box<dyn Fn() -> Option<Session> + Send + Sync>;
+
 /// The stream returned by [`Auth::on_auth_state_change`](crate::Auth::on_auth_state_change). Dropping it
-/// unsubscribes. A subscriber that falls more than 64 events behind skips the oldest ones.
+/// unsubscribes. A subscriber that falls more than 64 events behind skips the oldest ones and then gets
+/// one [`AuthEvent::Lagged`] change carrying the current session, so it never misses a sign-out silently.
 pub struct AuthStateChanges {
-    first: Option<AuthChange>,
+    first: Option<futures::future::BoxFuture<'static, AuthChange>>,
     rest: BroadcastStream<AuthChange>,
+    current: CurrentSession,
 }
 
 impl AuthStateChanges {
-    pub(crate) fn new(initial: AuthChange, receiver: broadcast::Receiver<AuthChange>) -> Self {
-        AuthStateChanges { first: Some(initial), rest: BroadcastStream::new(receiver) }
+    pub(crate) fn new(
+        initial: futures::future::BoxFuture<'static, AuthChange>,
+        receiver: broadcast::Receiver<AuthChange>,
+        current: CurrentSession,
+    ) -> Self {
+        AuthStateChanges { first: Some(initial), rest: BroadcastStream::new(receiver), current }
     }
 }
 
@@ -85,17 +105,20 @@ impl Stream for AuthStateChanges {
     type Item = AuthChange;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<AuthChange>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(first));
+        if let Some(first) = self.first.as_mut() {
+            let change = std::task::ready!(first.as_mut().poll(cx));
+            self.first = None;
+            return Poll::Ready(Some(change));
         }
-        loop {
-            match Pin::new(&mut self.rest).poll_next(cx) {
-                Poll::Ready(Some(Ok(change))) => return Poll::Ready(Some(change)),
-                // Lagged: skip what was lost, keep going.
-                Poll::Ready(Some(Err(_))) => continue,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
+        match Pin::new(&mut self.rest).poll_next(cx) {
+            Poll::Ready(Some(Ok(change))) => Poll::Ready(Some(change)),
+            Poll::Ready(Some(Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(missed)))) => {
+                let mut change = AuthChange::new(AuthEvent::Lagged, (self.current)());
+                change.missed = missed;
+                Poll::Ready(Some(change))
             }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `CloudBase::builder(env)`: the app's settings, and the one `reqwest::Client` every call goes through.
+//! `CloudBase::builder(env)`: the app's settings, and the one shared core (HTTP client, session engine) every
+//! service handle stands on.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +9,10 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::auth::Auth;
 use crate::captcha::CaptchaHandler;
-use crate::store::{MemoryStore, SessionStore};
+use crate::core::Core;
+use crate::core::session::{MemoryStore, SessionEngine, SessionStore};
+use crate::core::transport::Transport;
+use crate::raw::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::{Error, Secret};
 
 /// Regions served by the mainland-China gateway; every other region uses the international one (the rule of
@@ -66,43 +70,13 @@ impl Language {
 /// ```
 #[derive(Clone)]
 pub struct CloudBase {
-    pub(crate) inner: Arc<AppConfig>,
+    core: Arc<Core>,
     auth: Auth,
-}
-
-/// Everything a call needs, fixed at build time.
-pub(crate) struct AppConfig {
-    pub env: String,
-    pub region: String,
-    pub client_id: String,
-    pub base_url: String,
-    pub access_key: Option<Secret>,
-    pub http: reqwest::Client,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub store: Arc<dyn SessionStore>,
-    pub captcha: Option<Arc<dyn CaptchaHandler>>,
-    pub refresh_margin: Duration,
-    pub connect_retries: u32,
-    pub retry_delay: Duration,
-}
-
-impl fmt::Debug for AppConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppConfig")
-            .field("env", &self.env)
-            .field("region", &self.region)
-            .field("client_id", &self.client_id)
-            .field("base_url", &self.base_url)
-            .field("access_key", &self.access_key)
-            .field("captcha_handler", &self.captcha.is_some())
-            .field("refresh_margin", &self.refresh_margin)
-            .finish_non_exhaustive()
-    }
 }
 
 impl fmt::Debug for CloudBase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloudBase").field("config", &self.inner).finish()
+        f.debug_struct("CloudBase").field("core", &self.core).finish()
     }
 }
 
@@ -119,12 +93,12 @@ impl CloudBase {
 
     /// The environment id.
     pub fn env(&self) -> &str {
-        &self.inner.env
+        &self.core.env
     }
 
     /// The origin calls go to (e.g. `https://my-env.api.tcloudbasegateway.com`).
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        &self.core.transport.base_url
     }
 }
 
@@ -146,6 +120,7 @@ pub struct CloudBaseBuilder {
     refresh_margin: Duration,
     connect_retries: u32,
     retry_delay: Duration,
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for CloudBaseBuilder {
@@ -178,7 +153,15 @@ impl CloudBaseBuilder {
             refresh_margin: Duration::from_secs(60),
             connect_retries: 2,
             retry_delay: Duration::from_secs(1),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// The largest JSON reply read (default 16 MiB); a larger one fails with
+    /// [`Error::ResponseTooLarge`] instead of growing memory without bound.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
     }
 
     /// The region (default `ap-shanghai`). Regions outside mainland China use the international gateway.
@@ -270,8 +253,9 @@ impl CloudBaseBuilder {
         self
     }
 
-    /// Builds the app: checks the settings, reads (or creates and stores) the device id and loads the stored
-    /// session. No network call is made.
+    /// Builds the app: checks the settings. No I/O happens here: the device id and the stored session are
+    /// read from the store on first use (so a store that is slow or broken never stops an app from
+    /// building).
     pub fn build(self) -> Result<CloudBase, Error> {
         let env = crate::validate::non_empty("env", &self.env)?;
         if !env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -313,22 +297,26 @@ impl CloudBaseBuilder {
             Some(id) => crate::validate::non_empty("client_id", &id)?,
             None => env.clone(),
         };
-        let config = Arc::new(AppConfig {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let core = Arc::new(Core {
             env,
             region,
+            transport: Transport {
+                base_url,
+                http,
+                client_id: Arc::from(client_id.as_str()),
+                access_key: self.access_key.filter(|k| !k.is_empty()),
+                headers: Arc::new(headers),
+                connect_retries: self.connect_retries,
+                retry_delay: self.retry_delay,
+                max_response_bytes: self.max_response_bytes,
+            },
+            session: SessionEngine::new(store, &client_id, self.refresh_margin),
             client_id,
-            base_url,
-            access_key: self.access_key.filter(|k| !k.is_empty()),
-            http,
-            headers,
-            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             captcha: self.captcha,
-            refresh_margin: self.refresh_margin,
-            connect_retries: self.connect_retries,
-            retry_delay: self.retry_delay,
         });
-        let auth = Auth::new(Arc::clone(&config))?;
-        Ok(CloudBase { inner: config, auth })
+        let auth = Auth::new(Arc::clone(&core));
+        Ok(CloudBase { core, auth })
     }
 }
 
