@@ -90,6 +90,9 @@ pub struct EmulatorConfig {
     /// The publishable key (`access_key` of the SDKs): sent as `Bearer` by a signed-out client, accepted
     /// by the gateway's token check as an anonymous caller. `None` (default): no key is accepted.
     pub publishable_key: Option<String>,
+    /// Whether a refresh grant rotates the refresh token (default true, as CloudBase does). `false`: the
+    /// reply carries no `refresh_token` and the old one stays valid, which RFC 6749 section 6 allows.
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -104,6 +107,7 @@ impl Default for EmulatorConfig {
             captcha_after_code_requests: None,
             captcha_after_failed_passwords: Some(5),
             anonymous_enabled: true,
+            rotate_refresh_tokens: true,
             print_codes: false,
             users: Vec::new(),
             password_hashing: PasswordHashing::Fast,

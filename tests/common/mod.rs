@@ -99,3 +99,27 @@ pub async fn drain_events(changes: &mut AuthStateChanges, wait: Duration) -> Vec
     }
     seen
 }
+
+/// Signs `email` in on `env`'s app, then builds a second app whose own store holds a copy of that session
+/// with its access token already expired (as after a restart), so its next call refreshes.
+pub async fn expired_app(env: &TestEnv, email: &str) -> (CloudBase, cloudbase::MemoryStore, cloudbase::Session) {
+    use cloudbase::{Secret, SessionStore as _, SignInWithPassword};
+    env.user(email);
+    let session = env.auth().sign_in_with_password(SignInWithPassword::email(email, PASSWORD)).await.unwrap();
+    let store = cloudbase::MemoryStore::new();
+    let mut expired = session.clone();
+    expired.expires_at = 0;
+    store.set(&session_key(&env.emu), Secret::new(serde_json::to_string(&expired).unwrap())).await.unwrap();
+    let app = builder(&env.emu).session_store(store.clone()).build().unwrap();
+    (app, store, session)
+}
+
+/// The store key of the session (`credentials_<client id>`; the client id is the env id here).
+pub fn session_key(emu: &EmulatorHandle) -> String {
+    format!("credentials_{}", emu.env_id())
+}
+
+/// How many replies to `operation` had this status.
+pub fn replies(emu: &EmulatorHandle, operation: &str, status: u16) -> usize {
+    emu.exchanges().iter().filter(|x| x.operation_id.as_deref() == Some(operation) && x.status == status).count()
+}

@@ -69,6 +69,9 @@ impl Ctx<'_> {
                 if session.user_id.as_ref().is_some_and(|id| !self.core.db.users.contains_key(id)) {
                     return Err(ApiError::invalid_grant("the refresh token's user no longer exists"));
                 }
+                if !self.core.config.rotate_refresh_tokens {
+                    return Ok(self.token_response(&record.session_id, false));
+                }
                 if let Some(r) = self.core.db.refresh.get_mut(token) {
                     r.state = RefreshState::Used;
                 }
