@@ -29,7 +29,8 @@ impl fmt::Debug for CaptchaChallenge {
         f.debug_struct("CaptchaChallenge")
             .field("kind", &self.kind)
             .field("data_len", &self.data.len())
-            .field("token", &self.token)
+            // The challenge token identifies the challenge to whoever solves it: not for logs.
+            .field("token", &"[REDACTED]")
             .field("expires_in", &self.expires_in)
             .field("state", &self.state)
             .finish()

@@ -297,8 +297,9 @@ pub enum OtpType {
     PhoneChange,
 }
 
-/// `verify_otp`: a code sent earlier, with the `verification_id` (`messageId`) it was sent under.
-#[derive(Clone, Debug)]
+/// `verify_otp`: a code sent earlier, with the `verification_id` (`messageId`) it was sent under. `Debug`
+/// hides the code.
+#[derive(Clone)]
 pub struct VerifyOtp {
     /// What the code is for.
     pub kind: OtpType,
@@ -308,6 +309,17 @@ pub struct VerifyOtp {
     pub token: String,
     /// The verification id of the send.
     pub message_id: String,
+}
+
+impl std::fmt::Debug for VerifyOtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOtp")
+            .field("kind", &self.kind)
+            .field("contact", &self.contact)
+            .field("token", &"[REDACTED]")
+            .field("message_id", &self.message_id)
+            .finish()
+    }
 }
 
 /// What [`resend`](crate::Auth::resend) sends a new code for.
