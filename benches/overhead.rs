@@ -15,7 +15,9 @@
 //!   decoded to a `serde_json::Value`: the floor any client pays;
 //! * `per_call/raw_generated`: the spec-generated client (`cloudbase::raw::auth::Client::get_user_me`) with a
 //!   `raw::Context` carrying the same token: hooks and typed decoding, no session logic;
-//! * `refresh/get_session_x1` and `refresh/get_session_x100`: one caller, then 100 concurrent tasks, asking
+//! * `concurrent64/sdk_get_user` and `concurrent64/raw_reqwest`: 64 tasks at once, each making one call, on
+//!   one app (one shared session) and on raw reqwest: `raw / sdk` is the SDK's throughput ratio;
+//! * `refresh/get_session_x1`, `_x100` and `_x1000`: one caller, then 100 and 1,000 concurrent tasks, asking
 //!   `get_session()` of an app whose stored session is about to expire. The SDK refreshes once (single
 //!   flight) and every caller gets the new session; the setup checks that exactly one `grant_token` call
 //!   reached the server per iteration. Building the app (untimed) is done outside the measurement.
@@ -32,7 +34,7 @@
 //!   the number to compare with a real network round trip (tens of milliseconds to a CloudBase gateway).
 //! * `raw_generated - raw_reqwest` is the cost of the generated layer (request id, headers, typed decoding);
 //!   `sdk_get_user - raw_generated` is the facade's own cost (session check, lock, store write, mapping).
-//! * `get_session_x100 / get_session_x1` shows what 99 extra callers add to one refresh: near 1 means the
+//! * `get_session_x100 / get_session_x1` (and `_x1000`) shows what the extra callers add to one refresh: near 1 means the
 //!   waiters cost little besides the refresh itself; near 100 would mean each caller refreshed.
 
 use std::sync::{Arc, Mutex};
@@ -45,8 +47,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "Bench-Passw0rd";
-/// Concurrent callers in the refresh storm.
-const STORM: usize = 100;
+/// Concurrent callers in the refresh storms.
+const STORMS: [usize; 2] = [100, 1000];
+/// Concurrent tasks in the throughput comparison.
+const TASKS: usize = 64;
 
 struct Fixture {
     emu: EmulatorHandle,
@@ -109,6 +113,38 @@ fn per_call(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async { raw.get_user_me().await.expect("get_user_me").into_inner() });
     });
     group.finish();
+
+    // 64 tasks at once on one app (one shared session) against 64 raw reqwest tasks: the same number of
+    // calls in flight, so the ratio of the times is the inverse ratio of the throughputs.
+    let mut group = c.benchmark_group("concurrent64");
+    group.bench_function("sdk_get_user", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..TASKS {
+                let auth = auth.clone();
+                tasks.spawn(async move { auth.get_user().await.map(drop) });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                joined.expect("task").expect("get_user");
+            }
+        });
+    });
+    group.bench_function("raw_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..TASKS {
+                let (http, url, bearer) = (fixture.http.clone(), me_url.clone(), bearer.clone());
+                tasks.spawn(async move {
+                    let response = http.get(&url).header(reqwest::header::AUTHORIZATION, &bearer).send().await?;
+                    response.error_for_status()?.json::<serde_json::Value>().await.map(drop)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                joined.expect("task").expect("get");
+            }
+        });
+    });
+    group.finish();
     rt.block_on(fixture.emu.shutdown());
 }
 
@@ -146,7 +182,7 @@ fn refresh(c: &mut Criterion) {
     let latest = Arc::new(Mutex::new(first));
 
     let mut group = c.benchmark_group("refresh");
-    for callers in [1, STORM] {
+    for callers in [1, STORMS[0], STORMS[1]] {
         group.bench_function(format!("get_session_x{callers}"), |b| {
             b.to_async(&rt).iter_custom(|iters| {
                 let (fixture, latest) = (&fixture, Arc::clone(&latest));

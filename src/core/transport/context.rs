@@ -47,6 +47,8 @@ pub struct Context {
     /// Whether a 2xx reply carrying an error body is an error (the auth service does that; a cloud function
     /// that returns `{"code": 1}` did not fail).
     pub(crate) sniff_error_bodies: bool,
+    /// Whether a 2xx body is handed on unread (byte streams: downloads, cloud run, server-sent events).
+    pub(crate) stream_success_body: bool,
     meta: Arc<Mutex<ResponseMeta>>,
 }
 
@@ -94,6 +96,7 @@ impl Default for Context {
             retry_delay: Duration::ZERO,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             sniff_error_bodies: true,
+            stream_success_body: false,
             meta: Arc::default(),
         }
     }
@@ -185,6 +188,14 @@ impl Context {
     /// service answers some errors with 200).
     pub fn with_error_body_sniffing(mut self, sniff: bool) -> Self {
         self.sniff_error_bodies = sniff;
+        self
+    }
+
+    /// Hands a 2xx body on unread, as a stream, instead of reading it (bounded) first: for operations whose
+    /// success body is bytes of any size (downloads, cloud run replies, server-sent events). Error bodies
+    /// are still read, bounded.
+    pub fn with_streamed_success_body(mut self, stream: bool) -> Self {
+        self.stream_success_body = stream;
         self
     }
 
@@ -282,6 +293,9 @@ impl Context {
             }
         });
 
+        if self.stream_success_body && status.is_success() {
+            return Ok(response);
+        }
         // Every reply of these operations is JSON that progenitor reads whole: read it here, bounded, so a
         // huge or endless body costs at most the limit.
         let version = response.version();
@@ -355,6 +369,51 @@ pub(crate) fn is_error_body(body: &Bytes) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback server whose every reply is a 200 head and then body bytes without end (bounded: 64 MiB).
+    async fn endless() -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            for _ in 0..4 {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                tokio::spawn(async move {
+                    let _ = socket.read(&mut [0u8; 4096]).await;
+                    let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                    let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, "y".repeat(16 * 1024));
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    for _ in 0..4096 {
+                        if socket.write_all(chunk.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn success_bodies_are_read_bounded_or_streamed_unread() {
+        let url = endless().await;
+        let client = reqwest::Client::new();
+        let info = OperationInfo { operation_id: "stream" };
+        let bounded = Context::new().with_max_response_bytes(64 * 1024);
+        let response = bounded.execute(&client, client.get(&url).build().unwrap(), &info).await.unwrap();
+        assert_eq!(bounded.last_response().too_large, Some(64 * 1024));
+        assert!(response.bytes().await.unwrap().is_empty(), "nothing past the limit was kept");
+
+        let streamed = Context::new().with_max_response_bytes(64 * 1024).with_streamed_success_body(true);
+        let mut response = streamed.execute(&client, client.get(&url).build().unwrap(), &info).await.unwrap();
+        let mut seen = 0;
+        while seen < 1024 * 1024 {
+            seen += response.chunk().await.unwrap().expect("more bytes").len();
+        }
+        assert_eq!(streamed.last_response().too_large, None, "a stream is the caller's to bound");
+    }
 
     #[test]
     fn error_bodies_are_recognised() {
