@@ -11,6 +11,8 @@ use cloudbase::{
 };
 use cloudbase_emulator::EmulatorConfig;
 use common::{PASSWORD, next_event, start, start_with};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 /// Plays the browser: opens the authorization URL and returns where the provider redirects to.
 async fn follow(url: &str) -> String {
@@ -103,6 +105,224 @@ async fn oauth_loopback_sign_in() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::OAuth(_)));
+    env.assert_contract();
+}
+
+/// `host:port` of the loopback listener a redirect location points at.
+fn loopback_addr(location: &str) -> String {
+    let url = url::Url::parse(location).unwrap();
+    format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+}
+
+/// `location` with its `state` replaced (or removed with `None`), the rest kept.
+fn with_state(location: &str, state: Option<&str>) -> String {
+    let mut url = url::Url::parse(location).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().filter(|(k, _)| k != "state").collect();
+    let mut query = url.query_pairs_mut();
+    query.clear().extend_pairs(&pairs);
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    drop(query);
+    url.to_string()
+}
+
+fn query_value(location: &str, key: &str) -> String {
+    url::Url::parse(location).unwrap().query_pairs().find(|(k, _)| k == key).unwrap().1.into_owned()
+}
+
+/// A browser's GET: status and page, within 5 s.
+async fn browse(url: &str) -> (u16, String) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let response = client.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Sends `request` as is on a fresh connection and returns the whole answer, within 5 s.
+async fn exchange(addr: &str, request: &[u8]) -> String {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    socket.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 5 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// What the scripted browser saw, handed back from its task.
+async fn report<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(5), rx).await.expect("the browser reports within 5 s").unwrap()
+}
+
+#[tokio::test]
+async fn oauth_loopback_serves_the_redirect_while_another_connection_stays_silent() {
+    let env = start().await;
+    let auth = env.auth();
+    let browser_auth = auth.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // The per-connection timeout outlasts the whole wait: only concurrent serving lets the redirect through.
+    let options = LoopbackOptions::default().timeout(Duration::from_secs(10)).read_timeout(Duration::from_secs(60));
+    let session = auth
+        .sign_in_with_oauth_loopback("github", options, move |url| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let callback = follow(&url).await;
+                let addr = loopback_addr(&callback);
+                let silent = TcpStream::connect(&addr).await.unwrap();
+                let garbage = exchange(&addr, b"\x16\x03\x01 not http at all\r\n\r\n").await;
+                let oversized = exchange(&addr, &[b'a'; 8 * 1024]).await;
+                let (status, page) = browse(&callback).await;
+                // The page has arrived: the session must already be there.
+                let signed_in = browser_auth.get_session().await.unwrap().is_some();
+                drop(silent);
+                let _ = tx.send((garbage, oversized, status, page, signed_in));
+            });
+        })
+        .await
+        .unwrap();
+    assert!(session.user.is_some());
+    let (garbage, oversized, status, page, signed_in) = report(rx).await;
+    assert!(garbage.starts_with("HTTP/1.1 400 "), "{garbage}");
+    assert!(oversized.starts_with("HTTP/1.1 431 "), "{oversized}");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in"), "{page}");
+    assert!(signed_in, "the success page was sent before the session existed");
+    env.assert_contract();
+}
+
+#[tokio::test]
+async fn oauth_loopback_drops_a_silent_connection_after_the_read_timeout() {
+    let env = start().await;
+    let auth = env.auth();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let options = LoopbackOptions::default().timeout(Duration::from_secs(10)).read_timeout(Duration::from_millis(300));
+    let session = auth
+        .sign_in_with_oauth_loopback("github", options, move |url| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let callback = follow(&url).await;
+                let mut silent = TcpStream::connect(loopback_addr(&callback)).await.unwrap();
+                let mut buf = [0u8; 64];
+                let dropped = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+                let (status, _) = browse(&callback).await;
+                let _ = tx.send((dropped.map(|r| r.map_err(|e| e.kind())), status));
+            });
+        })
+        .await
+        .unwrap();
+    assert!(session.user.is_some());
+    let (dropped, status) = report(rx).await;
+    assert!(matches!(dropped, Ok(Ok(0) | Err(_))), "the silent connection is closed: {dropped:?}");
+    assert_eq!(status, 200);
+    env.assert_contract();
+}
+
+#[tokio::test]
+async fn oauth_loopback_answers_a_wrong_state_and_keeps_waiting_for_the_right_one() {
+    let env = start().await;
+    let auth = env.auth();
+    let browser_auth = auth.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let session = auth
+        .sign_in_with_oauth_loopback("github", LoopbackOptions::default().timeout(Duration::from_secs(10)), |url| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let callback = follow(&url).await;
+                let code = query_value(&callback, "code");
+                // The real code under a wrong or missing state: refused, and the code is not spent.
+                let wrong = browse(&with_state(&callback, Some("prd-github-forged"))).await;
+                let missing = browse(&with_state(&callback, None)).await;
+                let favicon = browse(&format!("http://{}/favicon.ico", loopback_addr(&callback))).await;
+                let right = browse(&callback).await;
+                let signed_in = browser_auth.get_session().await.unwrap().is_some();
+                let _ = tx.send((code, wrong, missing, favicon, right, signed_in));
+            });
+        })
+        .await
+        .unwrap();
+    assert!(session.user.unwrap().identities.iter().any(|i| i.provider == "github"));
+    let (code, wrong, missing, favicon, right, signed_in) = report(rx).await;
+    assert_eq!(wrong.0, 400, "{}", wrong.1);
+    assert!(wrong.1.contains("does not belong to the sign-in in progress"), "{}", wrong.1);
+    assert!(!wrong.1.contains(&code));
+    assert_eq!(missing.0, 400, "{}", missing.1);
+    assert_eq!(favicon.0, 404, "{}", favicon.1);
+    assert_eq!(right.0, 200, "{}", right.1);
+    assert!(right.1.contains("Signed in"), "{}", right.1);
+    assert!(signed_in, "the success page was sent before the session existed");
+    env.assert_contract();
+}
+
+#[tokio::test]
+async fn oauth_loopback_shows_and_returns_a_provider_error() {
+    let env = start().await;
+    let auth = env.auth();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let err = auth
+        .sign_in_with_oauth_loopback("github", LoopbackOptions::default().timeout(Duration::from_secs(10)), |url| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let callback = follow(&url).await;
+                let state = query_value(&callback, "state");
+                let mut denied = url::Url::parse(&format!("http://{}/callback", loopback_addr(&callback))).unwrap();
+                denied
+                    .query_pairs_mut()
+                    .append_pair("error", "access_denied")
+                    .append_pair("error_description", "<script>alert(1)</script> said no")
+                    .append_pair("state", &state);
+                let page = browse(denied.as_str()).await;
+                let _ = tx.send((callback, state, page));
+            });
+        })
+        .await
+        .unwrap_err();
+    let Error::OAuth(message) = &err else { panic!("{err:?}") };
+    assert!(message.contains("access_denied"), "{message}");
+    let (callback, state, (status, page)) = report(rx).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("access_denied"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; said no"), "{page}");
+    assert!(!page.contains("<script>"), "{page}");
+    assert!(!page.contains("Signed in"), "{page}");
+    assert!(auth.get_session().await.unwrap().is_none());
+
+    // The round trip is over: its state no longer finishes a sign-in, even with the provider's real code.
+    let calls = env.emu.requests().len();
+    let stale = auth.verify_oauth(OAuthCallback::code(query_value(&callback, "code"), state)).await;
+    assert!(matches!(stale, Err(Error::OAuth(_))), "{stale:?}");
+    assert_eq!(env.emu.requests().len(), calls);
+    env.assert_contract();
+}
+
+#[tokio::test]
+async fn oauth_loopback_shows_a_failed_exchange_without_the_code() {
+    let env = start().await;
+    let auth = env.auth();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let bogus = "pc.not-a-code-the-provider-issued";
+    let err = auth
+        .sign_in_with_oauth_loopback("github", LoopbackOptions::default().timeout(Duration::from_secs(10)), |url| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let callback = follow(&url).await;
+                let mut forged = url::Url::parse(&format!("http://{}/callback", loopback_addr(&callback))).unwrap();
+                forged
+                    .query_pairs_mut()
+                    .append_pair("code", bogus)
+                    .append_pair("state", &query_value(&callback, "state"));
+                let _ = tx.send(browse(forged.as_str()).await);
+            });
+        })
+        .await
+        .unwrap_err();
+    assert!(err.service().is_some(), "{err:?}");
+    let (status, page) = report(rx).await;
+    assert_eq!(status, 502, "{page}");
+    assert!(page.contains("Sign-in failed"), "{page}");
+    assert!(!page.contains("Signed in"), "{page}");
+    assert!(!page.contains(bogus), "{page}");
+    assert!(auth.get_session().await.unwrap().is_none());
     env.assert_contract();
 }
 

@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use super::Auth;
 use super::call::{As, Captcha};
@@ -87,8 +89,8 @@ pub struct OAuthRequest {
     pub state: String,
 }
 
-/// The provider's redirect back to the app.
-#[derive(Clone, Debug)]
+/// The provider's redirect back to the app. `Debug` hides the code (and the whole URL, which carries it).
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum OAuthCallback {
     /// The whole callback URL (`...?code=...&state=...`).
@@ -100,6 +102,17 @@ pub enum OAuthCallback {
         /// The state.
         state: String,
     },
+}
+
+impl std::fmt::Debug for OAuthCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OAuthCallback::Url(_) => f.write_str("OAuthCallback::Url([REDACTED])"),
+            OAuthCallback::Code { state, .. } => {
+                f.debug_struct("OAuthCallback::Code").field("code", &"[REDACTED]").field("state", state).finish()
+            }
+        }
+    }
 }
 
 impl OAuthCallback {
@@ -134,8 +147,12 @@ pub enum OAuthOutcome {
 #[must_use]
 #[non_exhaustive]
 pub struct LoopbackOptions {
-    /// How long to wait for the browser (default 5 minutes).
+    /// How long to wait for the browser (default 5 minutes). Once the real redirect has arrived, the code
+    /// exchange runs to its end under the client's own request timeout.
     pub timeout: Duration,
+    /// How long one connection may take to send its request head, and then to take the answer (default 5
+    /// seconds). A silent or slow connection is dropped after it; the others are served meanwhile.
+    pub read_timeout: Duration,
     /// The callback path (default `/callback`).
     pub path: String,
     /// The port on 127.0.0.1 (default 0: any free port). Some providers need a fixed, registered one.
@@ -144,7 +161,12 @@ pub struct LoopbackOptions {
 
 impl Default for LoopbackOptions {
     fn default() -> Self {
-        LoopbackOptions { timeout: Duration::from_secs(300), path: "/callback".to_owned(), port: 0 }
+        LoopbackOptions {
+            timeout: Duration::from_secs(300),
+            read_timeout: Duration::from_secs(5),
+            path: "/callback".to_owned(),
+            port: 0,
+        }
     }
 }
 
@@ -152,6 +174,12 @@ impl LoopbackOptions {
     /// With this timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// With this per-connection timeout.
+    pub fn read_timeout(mut self, read_timeout: Duration) -> Self {
+        self.read_timeout = read_timeout;
         self
     }
 
@@ -280,6 +308,11 @@ impl Auth {
     /// OAuth sign-in for CLI and desktop apps: listens on `127.0.0.1`, hands the authorization URL to
     /// `open` (print it, or open a browser), receives the provider's redirect, and finishes the sign-in.
     ///
+    /// Only a request to the callback path carrying this round trip's `state` ends the wait; any other
+    /// request (a favicon, a stale tab, a wrong state) is answered with a short error page, and a silent
+    /// connection is dropped after [`LoopbackOptions::read_timeout`]. The browser is told "signed in" only
+    /// once the session exists; a provider error or a failed exchange is shown there and returned.
+    ///
     /// ```no_run
     /// # async fn demo(auth: cloudbase::Auth) -> Result<(), cloudbase::Error> {
     /// use cloudbase::LoopbackOptions;
@@ -301,48 +334,212 @@ impl Auth {
         let redirect_to = format!("http://127.0.0.1:{port}{}", options.path);
         let request = self.sign_in_with_oauth(OAuthOptions::new(provider, &redirect_to)).await?;
         open(&request.url);
-        let callback = tokio::time::timeout(options.timeout, receive_callback(&listener, &options.path, port))
-            .await
-            .map_err(|_| Error::OAuth("no redirect from the browser in time".to_owned()))??;
-        match self.verify_oauth(OAuthCallback::url(callback)).await? {
-            OAuthOutcome::SignedIn(session) => Ok(session),
-            OAuthOutcome::IdentityLinked { .. } => Err(Error::OAuth("unexpected identity binding".to_owned())),
+        let result = self.serve_loopback(&listener, &options, port, &request.state).await;
+        // A timed-out or refused round trip must not leave a state behind that a later callback could use.
+        self.inner.oauth_states.lock().unwrap_or_else(|e| e.into_inner()).remove(&request.state);
+        result
+    }
+
+    /// Serves the loopback listener until the redirect carrying `state` arrives, then finishes the sign-in
+    /// and only then answers the browser, so its page tells the truth.
+    async fn serve_loopback(
+        &self,
+        listener: &TcpListener,
+        options: &LoopbackOptions,
+        port: u16,
+        state: &str,
+    ) -> Result<Session, Error> {
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        let mut connections = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
+                    Ok((socket, _)) => connections.push(triage(socket, &options.path, state, options.read_timeout)),
+                    Err(e) => {
+                        // Accept errors are mostly transient (a peer gone, descriptors exhausted); a pause keeps
+                        // a persistent one from spinning until the deadline.
+                        tracing::debug!("loopback accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(callback) = connections.next(), if !connections.is_empty() => {
+                    if let Some(callback) = callback {
+                        return self.finish_loopback(callback, port, options.read_timeout).await;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(Error::OAuth("no redirect from the browser in time".to_owned()));
+                }
+            }
+        }
+    }
+
+    async fn finish_loopback(&self, callback: Callback, port: u16, write_timeout: Duration) -> Result<Session, Error> {
+        let Callback { mut socket, target, code, provider_error } = callback;
+        let result = match self.verify_oauth(OAuthCallback::url(format!("http://127.0.0.1:{port}{target}"))).await {
+            Ok(OAuthOutcome::SignedIn(session)) => Ok(session),
+            Ok(OAuthOutcome::IdentityLinked { .. }) => Err(Error::OAuth("unexpected identity binding".to_owned())),
+            Err(e) => Err(e),
+        };
+        let (status, title, message) = match &result {
+            Ok(_) => (
+                "200 OK",
+                "Signed in",
+                "You are signed in. You can close this window and return to the app.".to_owned(),
+            ),
+            Err(e) => {
+                let status = if provider_error { "400 Bad Request" } else { "502 Bad Gateway" };
+                let mut message = format!("The sign-in failed: {e}");
+                // The page is visible to anyone behind the user and may end up in a screenshot or a bug
+                // report; the authorization code is single-use but still no business of the page.
+                if let Some(code) = code.filter(|c| !c.is_empty()) {
+                    message = message.replace(&code, "[redacted]");
+                }
+                (status, "Sign-in failed", message)
+            }
+        };
+        respond(&mut socket, status, title, &message, write_timeout).await;
+        result
+    }
+}
+
+/// Largest request head read from a loopback connection; a browser's redirect is far smaller.
+const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Loopback connections served at once; more wait in the listen backlog until one ends.
+const MAX_CONNECTIONS: usize = 32;
+
+/// A request on the callback path that carries the state of the round trip in progress.
+struct Callback {
+    socket: TcpStream,
+    /// The request target (path and query).
+    target: String,
+    code: Option<String>,
+    provider_error: bool,
+}
+
+/// Reads one request within `timeout` and answers it, unless it is the callback of this round trip: that
+/// one is handed back unanswered. Anything else (a favicon, a stale tab, another program) gets a short
+/// page or, when silent, is dropped, and never ends the sign-in.
+async fn triage(mut socket: TcpStream, path: &str, state: &str, timeout: Duration) -> Option<Callback> {
+    let head = match tokio::time::timeout(timeout, read_head(&mut socket)).await {
+        Ok(Head::Complete(head)) => head,
+        Ok(Head::TooLarge) => {
+            respond(&mut socket, "431 Request Header Fields Too Large", "Request too large", "", timeout).await;
+            return None;
+        }
+        Ok(Head::Closed) | Err(_) => return None,
+    };
+    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        respond(&mut socket, "400 Bad Request", "Bad request", "", timeout).await;
+        return None;
+    };
+    if !version.starts_with("HTTP/1.") || !target.starts_with('/') {
+        respond(&mut socket, "400 Bad Request", "Bad request", "", timeout).await;
+        return None;
+    }
+    let (request_path, query) = target.split_once('?').unwrap_or((target, ""));
+    if request_path != path {
+        respond(&mut socket, "404 Not Found", "Not found", "", timeout).await;
+        return None;
+    }
+    if method != "GET" {
+        respond(&mut socket, "405 Method Not Allowed", "Method not allowed", "", timeout).await;
+        return None;
+    }
+    let query: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    if !query.get("state").is_some_and(|s| same_secret(s, state)) {
+        respond(
+            &mut socket,
+            "400 Bad Request",
+            "Unknown sign-in",
+            "This link does not belong to the sign-in in progress. Go back to the app and start again.",
+            timeout,
+        )
+        .await;
+        return None;
+    }
+    let provider_error = query.contains_key("error");
+    if !provider_error && !query.contains_key("code") {
+        respond(&mut socket, "400 Bad Request", "Bad request", "The redirect carries no code.", timeout).await;
+        return None;
+    }
+    Some(Callback { socket, target: target.to_owned(), code: query.get("code").cloned(), provider_error })
+}
+
+enum Head {
+    Complete(Vec<u8>),
+    TooLarge,
+    Closed,
+}
+
+async fn read_head(socket: &mut TcpStream) -> Head {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    loop {
+        match socket.read(&mut buf).await {
+            // A client that half-closes after its request still expects an answer.
+            Ok(0) if !head.is_empty() => return Head::Complete(head),
+            Ok(0) | Err(_) => return Head::Closed,
+            Ok(n) => {
+                // Only the new bytes and the three before them can complete the terminator.
+                let from = head.len().saturating_sub(3);
+                head.extend_from_slice(&buf[..n]);
+                if head[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+                    return Head::Complete(head);
+                }
+                if head.len() >= MAX_HEAD_BYTES {
+                    return Head::TooLarge;
+                }
+            }
         }
     }
 }
 
-/// Serves requests on the loopback listener until one hits the callback path; answers each with a small
-/// page. At most 32 requests (browsers also ask for a favicon).
-async fn receive_callback(listener: &TcpListener, path: &str, port: u16) -> Result<String, Error> {
-    for _ in 0..32 {
-        let (mut socket, _) = listener.accept().await.map_err(|e| Error::OAuth(format!("loopback accept: {e}")))?;
-        let mut head = Vec::with_capacity(1024);
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-            match socket.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_owned();
-        let target = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
-        let is_callback = target.split('?').next() == Some(path);
-        let (status, body) = if is_callback {
-            ("200 OK", "Signed in. You can close this window and return to the app.")
-        } else {
-            ("404 Not Found", "Not found.")
-        };
-        let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = socket.write_all(response.as_bytes()).await;
-        let _ = socket.shutdown().await;
-        if is_callback {
-            return Ok(format!("http://127.0.0.1:{port}{target}"));
+/// Sends a small HTML page and closes; a client that does not take it within `timeout` is dropped.
+async fn respond(socket: &mut TcpStream, status: &str, title: &str, message: &str, timeout: Duration) {
+    let body = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{message}</p></body></html>\n",
+        title = html_escape(title),
+        message = html_escape(message),
+    );
+    // The callback URL carries the code: no referrer, no cache, and no script or resource on the page.
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(timeout, async {
+        socket.write_all(response.as_bytes()).await?;
+        socket.shutdown().await
+    })
+    .await;
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
         }
     }
-    Err(Error::OAuth("too many requests on the loopback listener without a callback".to_owned()))
+    out
+}
+
+/// The state is all that stops another local program from finishing the sign-in with a code of its own:
+/// compare it without an early exit, so the time taken does not reveal it byte by byte.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn percent_decode(text: &str) -> String {
