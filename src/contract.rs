@@ -19,6 +19,27 @@ const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// The spec of the auth service, embedded at compile time.
 const AUTH_SPEC: &str = include_str!("../openapi/auth.yaml");
+const FUNCTIONS_SPEC: &str = include_str!("../openapi/functions.yaml");
+const CLOUDRUN_SPEC: &str = include_str!("../openapi/cloudrun.yaml");
+const APIS_SPEC: &str = include_str!("../openapi/apis.yaml");
+
+/// One embedded spec, parsed once per process.
+macro_rules! embedded_contract {
+    ($(#[$doc:meta])* $name:ident, $text:ident, $file:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Panics
+        ///
+        /// If the embedded spec does not parse, which `tests/spec.rs` rules out for every build.
+        pub fn $name() -> &'static Contract {
+            static CONTRACT: OnceLock<Contract> = OnceLock::new();
+            CONTRACT.get_or_init(|| match Contract::from_yaml($text) {
+                Ok(contract) => contract,
+                Err(e) => panic!("{} is embedded in the crate and must parse: {e}", $file),
+            })
+        }
+    };
+}
 
 /// How many `$ref` hops are followed before a chain is declared circular.
 const MAX_REF_HOPS: usize = 32;
@@ -261,17 +282,37 @@ enum Piece {
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 impl Contract {
-    /// The auth service's spec (`openapi/auth.yaml`, embedded at compile time), parsed once per process.
-    ///
-    /// # Panics
-    ///
-    /// If the embedded spec does not parse, which `tests/spec.rs` rules out for every build.
-    pub fn auth() -> &'static Contract {
-        static AUTH: OnceLock<Contract> = OnceLock::new();
-        AUTH.get_or_init(|| match Contract::from_yaml(AUTH_SPEC) {
-            Ok(contract) => contract,
-            Err(e) => panic!("openapi/auth.yaml is embedded in the crate and must parse: {e}"),
-        })
+    embedded_contract!(
+        /// The auth service's spec (`openapi/auth.yaml`, embedded at compile time), parsed once per process.
+        auth, AUTH_SPEC, "openapi/auth.yaml"
+    );
+    embedded_contract!(
+        /// The cloud functions spec (`openapi/functions.yaml`).
+        functions, FUNCTIONS_SPEC, "openapi/functions.yaml"
+    );
+    embedded_contract!(
+        /// The cloud run spec (`openapi/cloudrun.yaml`).
+        cloudrun, CLOUDRUN_SPEC, "openapi/cloudrun.yaml"
+    );
+    embedded_contract!(
+        /// The APIs spec (`openapi/apis.yaml`).
+        apis, APIS_SPEC, "openapi/apis.yaml"
+    );
+
+    /// The embedded spec that covers a request path (`/auth/v1/...`, `/v1/functions/...`, ...), if any.
+    pub fn for_path(path: &str) -> Option<&'static Contract> {
+        let path = split_path(path).0;
+        if path.starts_with("/auth/") {
+            Some(Self::auth())
+        } else if path.starts_with("/v1/functions/") {
+            Some(Self::functions())
+        } else if path.starts_with("/v1/cloudrun/") {
+            Some(Self::cloudrun())
+        } else if path.starts_with("/v1/apis/") {
+            Some(Self::apis())
+        } else {
+            None
+        }
     }
 
     /// Parses an OpenAPI 3.0 document (YAML or JSON text).
@@ -844,6 +885,16 @@ fn parse_template(template: &str) -> Vec<Vec<Piece>> {
 /// Matches a concrete path against a template: the specificity score (per segment: 2 literal, 1 mixed,
 /// 0 parameter; compared lexicographically, so literal segments win) and the captured parameters.
 fn match_template(template: &[Vec<Piece>], segments: &[&str]) -> Option<(Vec<u8>, Captures)> {
+    // A final `{path}` segment is the rest of the URL (cloud run, APIs): any number of segments, maybe none.
+    if let Some((last, head)) = template.split_last()
+        && matches!(last.as_slice(), [Piece::Param(name)] if name == "path")
+        && segments.len() + 1 >= template.len()
+    {
+        let (mut score, mut captures) = match_template(head, &segments[..head.len()])?;
+        captures.push(("path".to_owned(), segments[head.len()..].join("/")));
+        score.push(0);
+        return Some((score, captures));
+    }
     if template.len() != segments.len() {
         return None;
     }

@@ -64,4 +64,10 @@ raw_clients! {
     /// # Ok(()) }
     /// ```
     auth,
+    /// Cloud functions (`openapi/functions.yaml`).
+    functions,
+    /// Cloud run services (`openapi/cloudrun.yaml`).
+    cloudrun,
+    /// APIs, the API connectors (`openapi/apis.yaml`).
+    apis,
 }

@@ -1,0 +1,64 @@
+//! Checks of `openapi/functions.yaml`, `cloudrun.yaml` and `apis.yaml` themselves: every `$ref` resolves, every
+//! example validates, every endpoint of the reference is present, and the contract validator matches the
+//! rest-of-path of cloud run and APIs.
+#![cfg(feature = "contract")]
+
+use cloudbase::contract::Contract;
+use serde_json::json;
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+fn specs() -> [(&'static str, &'static Contract); 3] {
+    [("functions", Contract::functions()), ("cloudrun", Contract::cloudrun()), ("apis", Contract::apis())]
+}
+
+#[test]
+fn every_ref_resolves_and_every_example_validates() {
+    for (name, contract) in specs() {
+        assert!(contract.unresolved_refs().is_empty(), "{name}: {:?}", contract.unresolved_refs());
+        let examples = contract.examples();
+        assert!(!examples.is_empty(), "{name} has examples");
+        for (location, schema, example) in examples {
+            let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+            assert!(validator.is_valid(&example), "{name} {location}: {example}");
+        }
+    }
+}
+
+#[test]
+fn every_reference_endpoint_is_in_the_specs() {
+    let functions = Contract::functions();
+    assert_eq!(functions.find_operation("POST", "/v1/functions/sum").map(|o| o.operation_id), Some("call_function"));
+    for method in METHODS {
+        let lower = method.to_ascii_lowercase();
+        let container =
+            Contract::cloudrun().find_operation(method, "/v1/cloudrun/svc/items/42").map(|o| o.operation_id);
+        assert_eq!(container.as_deref(), Some(format!("call_container_{lower}").as_str()));
+        let api = Contract::apis().find_operation(method, "/v1/apis/weather/today").map(|o| o.operation_id);
+        assert_eq!(api.as_deref(), Some(format!("call_api_{lower}").as_str()));
+    }
+    // The rest of the path may be empty or hold any number of segments.
+    for path in ["/v1/cloudrun/svc", "/v1/cloudrun/svc/", "/v1/cloudrun/svc/a/b/c?x=1"] {
+        assert!(Contract::cloudrun().find_operation("GET", path).is_some(), "{path}");
+    }
+    assert_eq!(Contract::for_path("/v1/apis/x/y").map(|c| c as *const _), Some(Contract::apis() as *const _));
+    assert!(Contract::for_path("/_emulator/outbox").is_none());
+}
+
+#[test]
+fn the_function_contract_checks_names_bodies_and_replies() {
+    let c = Contract::functions();
+    assert!(c.validate_request("POST", "/v1/functions/sum", "", Some(&json!({"a": 1}))).is_ok());
+    assert!(c.validate_request("POST", "/v1/functions/sum", "webfn=true", Some(&json!({}))).is_ok());
+    assert!(
+        c.validate_request("POST", "/v1/functions/sum", "", Some(&json!([1, 2]))).is_err(),
+        "an event is an object"
+    );
+    assert!(c.validate_request("POST", "/v1/functions/1bad", "", Some(&json!({}))).is_err(), "name pattern");
+    assert!(c.validate_request("POST", "/v1/functions/sum", "webfn=yes", Some(&json!({}))).is_err());
+    // A function's own reply is any JSON, `code` included; errors are the envelope.
+    assert!(c.validate_response("POST", "/v1/functions/sum", 200, Some(&json!({"code": 1, "x": 2}))).is_ok());
+    let envelope = json!({"code": "FUNCTION_NOT_FOUND", "message": "no", "requestId": "r"});
+    assert!(c.validate_response("POST", "/v1/functions/sum", 404, Some(&envelope)).is_ok());
+    assert!(c.validate_response("POST", "/v1/functions/sum", 404, Some(&json!({"message": 7}))).is_err());
+}
