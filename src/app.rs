@@ -91,6 +91,11 @@ impl CloudBase {
         self.auth.clone()
     }
 
+    /// The shared core every service handle stands on.
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
     /// The environment id.
     pub fn env(&self) -> &str {
         &self.core.env

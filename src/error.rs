@@ -247,6 +247,50 @@ error_codes! {
     InvalidEnvId = "INVALID_ENV_ID",
     /// Gateway: the host is not allowed.
     InvalidHost = "INVALID_HOST",
+    /// Gateway: the request body is over the service's limit.
+    ExceedMaxPayloadSize = "EXCEED_MAX_PAYLOAD_SIZE",
+    /// Gateway: a parameter (such as a service name) is malformed.
+    InvalidParam = "INVALID_PARAM",
+    /// Gateway: too many requests.
+    RequestLimitExceeded = "REQUEST_LIMIT_EXCEEDED",
+    /// Functions: blocked by the function's security rules.
+    ExceedAuthority = "EXCEED_AUTHORITY",
+    /// Functions: no function of that name.
+    FunctionNotFound = "FUNCTION_NOT_FOUND",
+    /// Functions: no such version of the function.
+    FunctionQualifierNotFound = "FUNCTION_QUALIFIER_NOT_FOUND",
+    /// Functions: the function's code failed.
+    FunctionInvocationFailed = "FUNCTION_INVOCATION_FAILED",
+    /// Functions: the request body is not a valid event.
+    FunctionParamInvalid = "FUNCTION_PARAM_INVALID",
+    /// Functions: over the provisioned concurrency.
+    FunctionExceedResourceLimit = "FUNCTION_EXCEED_RESOURCE_LIMIT",
+    /// Functions: the function is in an abnormal state.
+    FunctionStatusAbnormal = "FUNCTION_STATUS_ABNORMAL",
+    /// Functions: the execution time limit was hit.
+    FunctionTimeLimitExceeded = "FUNCTION_TIME_LIMIT_EXCEEDED",
+    /// Functions: the memory limit was hit.
+    FunctionMemoryLimitExceeded = "FUNCTION_MEMORY_LIMIT_EXCEEDED",
+    /// Cloud run: no service of that name.
+    ServiceNotFound = "SERVICE_NOT_FOUND",
+    /// Cloud run: the service did not answer in time.
+    ServiceTimeout = "SERVICE_TIMEOUT",
+    /// Cloud run: the caller may not call the service.
+    ServiceForbidden = "SERVICE_FORBIDDEN",
+    /// Cloud run: the service is not ready.
+    ServiceNotReady = "SERVICE_NOT_READY",
+    /// Cloud run: no such version of the service.
+    ServiceVersionNotFound = "SERVICE_VERSION_NOT_FOUND",
+    /// Cloud run: no such endpoint.
+    ServiceEndpointNotFound = "SERVICE_ENDPOINT_NOT_FOUND",
+    /// Cloud run: the service's load balancer is unhealthy.
+    ServiceLbStatusAbnormal = "SERVICE_LB_STATUS_ABNORMAL",
+    /// Cloud run: a resource of the service is missing.
+    ServiceResourceNotFound = "SERVICE_RESOURCE_NOT_FOUND",
+    /// Cloud run: the account is overdue.
+    ServiceChargeOverdue = "SERVICE_CHARGE_OVERDUE",
+    /// APIs: no API connector of that label (the emulator's code; the service documents none).
+    ApiNotFound = "API_NOT_FOUND",
 }
 
 impl fmt::Display for ErrorCode {
@@ -410,7 +454,7 @@ impl Error {
 }
 
 /// serde's message may quote the offending value (a token); keep only its category and position.
-fn describe_serde(e: &serde_json::Error) -> String {
+pub(crate) fn describe_serde(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let what = match e.classify() {
         Category::Io => "I/O error",

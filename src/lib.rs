@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod apis;
 mod app;
 mod auth;
 mod captcha;
 mod claims;
+mod cloudrun;
 mod core;
 mod error;
+mod functions;
 pub mod raw;
 mod secret;
 mod validate;
@@ -24,7 +27,12 @@ pub use crate::core::session::{
     AuthChange, AuthEvent, AuthStateChanges, FileStore, Identity, MemoryStore, Session, SessionStore, StoreError,
     StoreLock, Subscription, User,
 };
+pub use apis::{Apis, CallApiOptions};
 pub use app::{CloudBase, CloudBaseBuilder, Language};
+pub use cloudrun::{MAX_BODY_BYTES, ServerSentEvent, ServiceRequest, ServiceResponse};
+pub use functions::{CallFunction, FunctionResult, MAX_EVENT_BYTES};
+/// HTTP types used by the service builders (`Method`, `StatusCode`, `HeaderMap`).
+pub use http;
 /// The attribute that implements [`SessionStore`] with `async fn`s.
 pub use async_trait::async_trait;
 pub use auth::{

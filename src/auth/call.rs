@@ -106,7 +106,7 @@ impl Auth {
     {
         let send = &send;
         self.core()
-            .with_session(true, |who, session| async move {
+            .with_session(true, true, |who, session| async move {
                 let value = self.send_with(operation, who, Captcha::Solve, None, send).await?;
                 Ok((value, session.ok_or(Error::NotSignedIn)?))
             })

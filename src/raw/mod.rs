@@ -6,9 +6,16 @@
 
 pub use crate::core::transport::context::{Context, DEFAULT_MAX_RESPONSE_BYTES, ORIGINAL_STATUS_HEADER, ResponseMeta};
 
+use crate::core::transport::Profile;
+
+/// The auth service: `client_id` on signed-out calls, error bodies inside HTTP 200.
+const AUTH: Profile = Profile { client_id_query: true, sniff_error_bodies: true };
+/// The gateway services: a 2xx body is the service's own, whatever it holds.
+const GATEWAY: Profile = Profile { client_id_query: false, sniff_error_bodies: false };
+
 /// Implements the transport hooks and the core's constructor for each generated client.
 macro_rules! raw_clients {
-    ($($(#[$doc:meta])* $module:ident,)*) => {$(
+    ($($(#[$doc:meta])* $module:ident: $profile:expr,)*) => {$(
         $(#[$doc])*
         #[allow(missing_docs, clippy::all, clippy::pedantic, unused_imports, dead_code, irrefutable_let_patterns)]
         pub mod $module {
@@ -36,6 +43,7 @@ macro_rules! raw_clients {
         }
 
         impl crate::core::transport::RawClient for $module::Client {
+            const PROFILE: crate::core::transport::Profile = $profile;
             fn from_parts(base_url: &str, http: reqwest::Client, context: Context) -> Self {
                 Self::new_with_client(base_url, http, context)
             }
@@ -63,11 +71,11 @@ raw_clients! {
     /// println!("verification id {}", sent.verification_id);
     /// # Ok(()) }
     /// ```
-    auth,
+    auth: AUTH,
     /// Cloud functions (`openapi/functions.yaml`).
-    functions,
+    functions: GATEWAY,
     /// Cloud run services (`openapi/cloudrun.yaml`).
-    cloudrun,
+    cloudrun: GATEWAY,
     /// APIs, the API connectors (`openapi/apis.yaml`).
-    apis,
+    apis: GATEWAY,
 }

@@ -3,6 +3,7 @@
 //! `cloudbase::Error`, and the one refresh-and-retry on an expired token.
 
 pub(crate) mod context;
+pub(crate) mod stream;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,8 +22,18 @@ pub(crate) fn new_request_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// How a service's calls differ, where they differ.
+#[derive(Clone, Copy)]
+pub(crate) struct Profile {
+    /// Signed-out calls carry `client_id` in the query (the auth service wants it; the gateway services don't).
+    pub client_id_query: bool,
+    /// A 2xx reply with an error body is an error (the auth service does that; a function's reply never is).
+    pub sniff_error_bodies: bool,
+}
+
 /// A generated client the core can build for one call.
 pub(crate) trait RawClient: Sized {
+    const PROFILE: Profile;
     fn from_parts(base_url: &str, http: reqwest::Client, context: Context) -> Self;
 }
 
@@ -54,9 +65,13 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// The context of one request as `who`.
-    pub fn context(&self, device_id: Arc<str>, who: &As, captcha: Option<Secret>) -> Context {
-        let mut context = Context::new()
-            .with_client_id(Arc::clone(&self.client_id))
+    pub fn context(&self, device_id: Arc<str>, who: &As, captcha: Option<Secret>, profile: Profile) -> Context {
+        let mut context = Context::new();
+        if profile.client_id_query {
+            context = context.with_client_id(Arc::clone(&self.client_id));
+        }
+        let mut context = context
+            .with_error_body_sniffing(profile.sniff_error_bodies)
             .with_device_id(device_id)
             .with_request_id(new_request_id())
             .with_connect_retries(self.connect_retries, self.retry_delay)
@@ -77,10 +92,12 @@ impl Transport {
     }
 }
 
-/// What one attempt learned besides its result: the method and path (the captcha `state` convention).
+/// What one attempt learned besides its result: the method and path (the captcha `state` convention) and the
+/// request id (the server's, else the one sent).
 pub(crate) struct Attempt<T> {
     pub result: Result<T, Error>,
     pub method_path: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl Core {
@@ -99,9 +116,9 @@ impl Core {
     {
         let device_id = match self.session.device_id().await {
             Ok(id) => id,
-            Err(e) => return Attempt { result: Err(e), method_path: None },
+            Err(e) => return Attempt { result: Err(e), method_path: None, request_id: None },
         };
-        let context = self.transport.context(device_id, who, captcha);
+        let context = self.transport.context(device_id, who, captcha, C::PROFILE);
         let request_id = context.request_id.clone().unwrap_or_default();
         let span = tracing::debug_span!("cloudbase.call", operation, request_id = %request_id);
         let client = C::from_parts(&self.transport.base_url, self.transport.http.clone(), context.clone());
@@ -118,15 +135,21 @@ impl Core {
                 Err(error)
             }
         };
-        Attempt { result, method_path: meta.method_path }
+        Attempt { result, method_path: meta.method_path, request_id: meta.request_id }
     }
 
     /// Runs `attempt` with the credential the rule gives: the user's access token when signed in
     /// (refreshed first when it is about to expire), the publishable key when signed out (or
     /// [`Error::NotSignedIn`] when `needs_user`). A reply refusing the user's token as expired or invalid
     /// refreshes once and retries once, and only while the session still belongs to the same user: a call
-    /// made as user A is never replayed as user B.
-    pub(crate) async fn with_session<T, A, Fut>(self: &Arc<Self>, needs_user: bool, attempt: A) -> Result<T, Error>
+    /// made as user A is never replayed as user B. A call that cannot be `replayable` (its body was a stream,
+    /// now consumed) still refreshes, so the next call works, and returns the refusal.
+    pub(crate) async fn with_session<T, A, Fut>(
+        self: &Arc<Self>,
+        needs_user: bool,
+        replayable: bool,
+        attempt: A,
+    ) -> Result<T, Error>
     where
         A: Fn(As, Option<Arc<Session>>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
@@ -141,6 +164,10 @@ impl Core {
             Err(e) if e.is_token_rejected() => {
                 tracing::debug!("access token refused; refreshing once");
                 let renewed = self.refresh_after_rejection(&session).await?;
+                if !replayable {
+                    tracing::debug!("refreshed; the call's streamed body is spent, so it is not replayed");
+                    return Err(e);
+                }
                 if renewed.subject() != session.subject() {
                     tracing::debug!("the session changed hands; not replaying the call");
                     return Err(e);

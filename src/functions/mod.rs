@@ -1,0 +1,185 @@
+//! Cloud functions: `app.call_function(name)`, the Flutter SDK's `callFunction`, over the generated
+//! `raw::functions` client.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::core::Core;
+use crate::core::transport::As;
+use crate::raw::functions::types::{CallFunctionName, FunctionEvent, WebFunctionFlag};
+use crate::{CloudBase, Error};
+
+/// The largest event sent as JSON (the service refuses more with `EXCEED_MAX_PAYLOAD_SIZE`; the 100 KB limit
+/// applies to text content types, which the SDK never sends).
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+impl CloudBase {
+    /// Calls the cloud function `name` (`POST /v1/functions/{name}`) as the signed-in user, or with the
+    /// publishable key when nobody is signed in. The Flutter SDK's `callFunction`.
+    ///
+    /// ```no_run
+    /// # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+    /// #[derive(serde::Serialize)]
+    /// struct Sum { a: i64, b: i64 }
+    /// #[derive(serde::Deserialize)]
+    /// struct Total { sum: i64 }
+    /// let reply = app.call_function("sum").data(&Sum { a: 1, b: 2 }).send::<Total>().await?;
+    /// println!("{} (request {:?})", reply.result.sum, reply.request_id);
+    /// # Ok(()) }
+    /// ```
+    pub fn call_function(&self, name: impl Into<String>) -> CallFunction {
+        CallFunction {
+            core: Arc::clone(self.core()),
+            name: name.into(),
+            event: Ok(FunctionEvent(serde_json::Map::new())),
+            qualifier: None,
+            web: false,
+            cloudrun: false,
+        }
+    }
+}
+
+/// A cloud function call being set up; [`send`](Self::send) (or `send_json`, `send_text`) runs it.
+#[must_use = "a call does nothing until it is sent"]
+pub struct CallFunction {
+    core: Arc<Core>,
+    name: String,
+    /// The event, or why it cannot be one (reported by `send`, before any request).
+    event: Result<FunctionEvent, Error>,
+    qualifier: Option<String>,
+    web: bool,
+    cloudrun: bool,
+}
+
+impl fmt::Debug for CallFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The event may hold the caller's secrets: its size only.
+        let event_keys = self.event.as_ref().map(|e| e.len()).unwrap_or_default();
+        f.debug_struct("CallFunction")
+            .field("name", &self.name)
+            .field("event_keys", &event_keys)
+            .field("qualifier", &self.qualifier)
+            .field("web", &self.web)
+            .field("cloudrun", &self.cloudrun)
+            .finish()
+    }
+}
+
+/// What a function returned, with the request id (for support).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct FunctionResult<T> {
+    /// The function's reply.
+    pub result: T,
+    /// The request id: the one the gateway echoed, else the one sent.
+    pub request_id: Option<String>,
+}
+
+impl CallFunction {
+    /// The event: any value that serialises to a JSON object (a struct, a map, `serde_json::json!({..})`).
+    /// Anything else is an [`Error::InvalidInput`] from `send`, before any request.
+    pub fn data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
+        self.event = match serde_json::to_value(data) {
+            Ok(serde_json::Value::Object(map)) => Ok(FunctionEvent(map)),
+            Ok(_) => Err(Error::invalid("data", "a function's event must serialise to a JSON object")),
+            Err(e) => Err(Error::invalid("data", format!("cannot serialise: {e}"))),
+        };
+        self
+    }
+
+    /// Runs this version of the function (`X-Qualifier`); without it the traffic rules choose.
+    pub fn qualifier(mut self, qualifier: impl Into<String>) -> Self {
+        self.qualifier = Some(qualifier.into());
+        self
+    }
+
+    /// The function is a web (HTTP) function (`webfn=true`).
+    pub fn web(mut self) -> Self {
+        self.web = true;
+        self
+    }
+
+    /// Calls a function-type cloud run service of this name instead: `POST /v1/cloudrun/{name}/` with the
+    /// event as its JSON body (the Flutter SDK's `callFunction(type: FunctionType.cloudrun)`).
+    pub fn cloudrun(mut self) -> Self {
+        self.cloudrun = true;
+        self
+    }
+
+    /// Sends the call and decodes the reply as `T`.
+    pub async fn send<T: DeserializeOwned>(self) -> Result<FunctionResult<T>, Error> {
+        let (body, request_id) = self.send_bytes().await?;
+        let result = serde_json::from_slice(&body).map_err(|e| Error::Decode {
+            operation: "call_function",
+            status: 200,
+            request_id: request_id.clone(),
+            body_len: body.len(),
+            reason: crate::error::describe_serde(&e),
+        })?;
+        Ok(FunctionResult { result, request_id })
+    }
+
+    /// Sends the call; the reply as any JSON.
+    pub async fn send_json(self) -> Result<FunctionResult<serde_json::Value>, Error> {
+        self.send().await
+    }
+
+    /// Sends the call; the reply as text (a function may answer `text/plain`).
+    pub async fn send_text(self) -> Result<FunctionResult<String>, Error> {
+        let (body, request_id) = self.send_bytes().await?;
+        let result = String::from_utf8(body.to_vec()).map_err(|e| Error::Decode {
+            operation: "call_function",
+            status: 200,
+            request_id: request_id.clone(),
+            body_len: body.len(),
+            reason: format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
+        })?;
+        Ok(FunctionResult { result, request_id })
+    }
+
+    /// Checks everything, then sends: the reply's bytes (read bounded) and its request id.
+    async fn send_bytes(self) -> Result<(Bytes, Option<String>), Error> {
+        let name = CallFunctionName::try_from(self.name.as_str())
+            .map_err(|_| Error::invalid("name", "expected ^[a-zA-Z][a-zA-Z0-9_-]{0,58}[a-zA-Z0-9]$"))?;
+        let event = self.event?;
+        let size = serde_json::to_vec(&event).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_EVENT_BYTES {
+            return Err(Error::invalid("data", format!("{size} bytes is over the {MAX_EVENT_BYTES}-byte limit")));
+        }
+        if let Some(qualifier) = &self.qualifier {
+            crate::validate::non_empty("qualifier", qualifier)?;
+        }
+        if self.cloudrun {
+            let request = crate::cloudrun::ServiceRequest::container(&self.core, name.to_string())
+                .method(http::Method::POST)
+                .json(&event);
+            let response = request.send().await?.error_for_status()?;
+            let request_id = response.request_id().map(str::to_owned);
+            return Ok((response.bytes().await?, request_id));
+        }
+        let core = &self.core;
+        let flag = self.web.then_some(WebFunctionFlag::True);
+        let (name, event, qualifier) = (&name, &event, self.qualifier.as_deref());
+        core.with_session(false, true, |who: As, _| async move {
+            let send = |c: crate::raw::functions::Client| async move {
+                c.call_function(name, flag, qualifier, flag, event).await
+            };
+            let attempt = core.send("call_function", &who, None, &send).await;
+            let request_id = attempt.request_id;
+            let stream = attempt.result?;
+            let body = stream
+                .into_inner()
+                .map_ok(|chunk| chunk.to_vec())
+                .try_concat()
+                .await
+                .map_err(|e| Error::from_transport(e, "call_function", request_id.clone()))?;
+            Ok((Bytes::from(body), request_id))
+        })
+        .await
+    }
+}
