@@ -18,16 +18,25 @@
 
 #![warn(missing_docs)]
 
+mod apis;
 mod auth;
+mod cloudrun;
 mod control;
 mod error;
+mod forward;
+mod functions;
 mod gateway;
 mod password;
+mod proxy;
+mod registry;
 mod reply;
 mod server;
 mod service;
 mod state;
 mod util;
+
+pub use crate::gateway::Caller;
+pub use crate::registry::{EmulatorBuilder, FunctionError, FunctionReply, LATEST, is_valid_name};
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -240,6 +249,19 @@ impl Emulator {
     /// Starts an emulator with `config`. Must be called inside a Tokio runtime; the server runs as a task of
     /// it until [`EmulatorHandle::shutdown`] or until the last handle is dropped.
     pub async fn start_with(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
+        Self::builder().config(config).start().await
+    }
+
+    /// A builder for an emulator with cloud functions, cloud run services and APIs (in-process handlers or
+    /// local servers to forward to).
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    pub(crate) async fn start_inner(
+        config: EmulatorConfig,
+        targets: registry::Targets,
+    ) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let host = match addr {
@@ -249,7 +271,9 @@ impl Emulator {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
         };
         let url = format!("http://{host}:{}", addr.port());
-        let state = Arc::new(State::new(config, url.clone()).map_err(std::io::Error::other)?);
+        let mut state = State::new(config, url.clone()).map_err(std::io::Error::other)?;
+        state.targets = targets;
+        let state = Arc::new(state);
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, state.clone(), stop_rx));
         tracing::debug!(%url, "cloudbase emulator started");
