@@ -1,5 +1,7 @@
 //! `cloudbase-emulator`: a local implementation of the CloudBase auth HTTP API (`/auth/v1/...`, every
-//! operation of `openapi/auth.yaml`) with real state, for tests, examples and offline development.
+//! operation of `openapi/auth.yaml`) with real state, plus cloud functions (`/v1/functions`), cloud run
+//! (`/v1/cloudrun`) and APIs (`/v1/apis`) registered with [`Emulator::builder`] (in-process handlers or local
+//! servers to forward to), for tests, examples and offline development.
 //!
 //! It stands on the spec and the reference notes alone (it does not use the `cloudbase` crate), so it can
 //! catch the SDK's mistakes. Start it in-process:
