@@ -132,7 +132,7 @@ function startEmulator() {
     }
     const timer = setTimeout(() => done(new Error(`no first line from the emulator within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)
     try {
-      child = spawn(emulatorBin, ['--port', '0', '--env', ENV_ID], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      child = spawn(emulatorBin, ['--port', '0', '--env', ENV_ID, ...forwardFlags()], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     } catch (e) {
       return done(e)
     }
@@ -231,6 +231,66 @@ const NEW_PASSWORD = 'hopper-cobol-59'
 const RESET_PASSWORD = 'new-battery-staple-2'
 
 let auth
+let app
+
+// ---------------------------------------------------------------------------------------------------------
+// The local server that holds the function, cloud run and API logic: the emulator binary forwards to it
+// (`--function sum=...`, `--cloudrun svc=...`, `--api label=...`), so what the SDK gets back is real logic.
+let LOCAL = '' // http://127.0.0.1:PORT of the local server
+let localServer = null
+const localSeen = [] // [{method, url, headers}] what the local server received
+
+function startLocalServer() {
+  return new Promise((resolve, reject) => {
+    localServer = http.createServer((req, res) => {
+      const chunks = []
+      req.on('data', (c) => chunks.push(c))
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8')
+        localSeen.push({ method: req.method, url: req.url, headers: req.headers })
+        const caller = req.headers['x-cloudbase-caller'] ?? null
+        const userId = req.headers['x-cloudbase-user-id'] ?? null
+        const json = (status, v) => {
+          res.writeHead(status, { 'content-type': 'application/json' })
+          res.end(JSON.stringify(v))
+        }
+        if (req.method === 'POST' && req.url === '/fn/sum') {
+          let event = {}
+          try {
+            event = JSON.parse(body || '{}')
+          } catch {}
+          return json(200, { sum: Number(event.a ?? 0) + Number(event.b ?? 0), caller, userId, contentType: req.headers['content-type'] })
+        }
+        if (req.method === 'POST' && req.url === '/fn/hello') {
+          res.writeHead(200, { 'content-type': 'text/plain' })
+          return res.end('Hello fn')
+        }
+        if (req.method === 'POST' && req.url === '/fn/order') {
+          return json(200, { code: 'ORDER_NOT_FOUND', message: 'no such order', data: null })
+        }
+        if (req.url.startsWith('/svc') || req.url.startsWith('/api')) {
+          return json(200, { method: req.method, url: req.url, body, caller, userId, hasAuthorization: 'authorization' in req.headers })
+        }
+        json(404, { error: 'local server: no route', url: req.url })
+      })
+    })
+    localServer.on('error', reject)
+    localServer.listen(0, '127.0.0.1', () => {
+      LOCAL = `http://127.0.0.1:${localServer.address().port}`
+      resolve()
+    })
+  })
+}
+
+function forwardFlags() {
+  return [
+    '--function', `sum=${LOCAL}/fn/sum`,
+    '--function', `hello=${LOCAL}/fn/hello`,
+    '--function', `order=${LOCAL}/fn/order`,
+    '--cloudrun', `svc=${LOCAL}/svc`,
+    '--api', `label=${LOCAL}/api`,
+  ]
+}
 let newUserId = ''
 
 async function signInAda() {
@@ -450,6 +510,75 @@ const flows = [
         + `refused metadata probes: ${blocked.length}`
     },
   ],
+  [
+    'callFunction({name, data}) -> the forwarded function\'s JSON, text and `code` replies; unknown name -> FUNCTION_NOT_FOUND',
+    async () => {
+      const a = ok(await auth.signInAnonymously(), 'signInAnonymously')
+      const r = await app.callFunction({ name: 'sum', data: { a: 1, b: 2 } })
+      assert(r?.result?.sum === 3, 'callFunction(sum) result', r)
+      assert(r.result.caller === 'anonymous' && r.result.userId === a.user.id, 'the function did not learn the caller', r.result)
+      assert(typeof r.requestId === 'string' && r.requestId, 'no requestId', r)
+      const h = await app.callFunction({ name: 'hello' })
+      assert(h?.result === 'Hello fn', 'callFunction(hello) text result', h)
+      // SDK 3.7 (traffic ref 2.3): a reply with a truthy `code` is spread at the top level, no `result`.
+      const o = await app.callFunction({ name: 'order', data: {} })
+      assert(o?.code === 'ORDER_NOT_FOUND' && !('result' in o), 'a function reply with `code`', o)
+      const missing = await app.callFunction({ name: 'nope', data: {} })
+      assert(missing?.code === 'FUNCTION_NOT_FOUND' && missing.requestId, 'unknown function', missing)
+      return `sum -> ${JSON.stringify(r.result)}; hello -> ${JSON.stringify(h.result)}; nope -> ${missing.code}`
+    },
+  ],
+  [
+    'callContainer({name, method, path, data}) -> the forwarded service sees method, path, query, body, caller',
+    async () => {
+      const p = await app.callContainer({ name: 'svc', method: 'POST', path: '/items/42', data: { x: 1 } })
+      assert(p?.method === 'POST' && p.url === '/svc/items/42', 'POST path', p)
+      assert(p.body === '{"x":1}' && p.caller === 'anonymous' && p.hasAuthorization === false, 'POST body/caller', p)
+      const g = await app.callContainer({ name: 'svc', method: 'GET', path: 'items', data: { page: 2, q: 'a b' } })
+      assert(g?.method === 'GET' && g.url === '/svc/items?page=2&q=a%20b' && g.body === '', 'GET with query', g)
+      const root = await app.callContainer({ name: 'svc' })
+      assert(root?.method === 'POST' && root.url === '/svc/', 'no path -> /', root)
+      const d = await app.callContainer({ name: 'svc', method: 'DELETE', path: '/items/42' })
+      assert(d?.method === 'DELETE', 'DELETE', d)
+      const missing = await app.callContainer({ name: 'nope', path: '/' })
+      assert(missing?.code === 'SERVICE_NOT_FOUND', 'unknown service', missing)
+      const viaFn = await app.callFunction({ type: 'cloudrun', name: 'svc', path: '/fn', data: { y: 2 } })
+      assert(viaFn?.result?.url === '/svc/fn' && viaFn.result.body === '{"y":2}', 'callFunction({type: cloudrun})', viaFn)
+      return `POST ${p.url}, GET ${g.url}, root ${root.url}; nope -> ${missing.code}`
+    },
+  ],
+  [
+    'app.apis[label].post/get({path, body}) -> the forwarded API',
+    async () => {
+      const api = app.apis?.label
+      assert(api && typeof api.post === 'function', 'app.apis is not available in this build', typeof app.apis)
+      const p = await api.post({ path: 'method1', body: { a: 1 } })
+      assert(p?.method === 'POST' && p.url === '/api/method1' && p.body === '{"a":1}' && p.caller === 'anonymous', 'apis POST', p)
+      const g = await api.get({ path: '/weather', body: { city: 'Shenzhen', days: 3 } })
+      assert(g?.method === 'GET' && g.url === '/api/weather?city=Shenzhen&days=3', 'apis GET', g)
+      const missing = await app.apis.nope.get({ path: '/' })
+      assert(missing?.code === 'API_NOT_FOUND', 'unknown API', missing)
+      return `POST ${p.url}, GET ${g.url}; nope -> ${missing.code}`
+    },
+  ],
+  [
+    'wire: functions / cloudrun / apis requests carried the SDK token and were counted by operation id',
+    async () => {
+      const all = await control('GET', '/_emulator/requests')
+      const v1 = all.filter((r) => String(r.path).startsWith('/v1/'))
+      const ops = [...new Set(v1.map((r) => r.operation_id))].sort()
+      for (const op of ['call_function', 'call_container_post', 'call_container_get', 'call_container_delete', 'call_api_post', 'call_api_get']) {
+        assert(ops.includes(op), `no ${op} request logged`, ops)
+      }
+      assert(v1.every((r) => !('authorization' in r.headers)), 'the request log kept an Authorization header')
+      const leaked = localSeen.filter((r) => 'authorization' in r.headers)
+      assert(leaked.length === 0, 'the local server received an Authorization header', leaked.map((r) => r.url))
+      const exchanges = await control('GET', '/_emulator/exchanges')
+      const fn = exchanges.find((x) => x.operation_id === 'call_function' && x.status === 200)
+      assert(fn && fn.request_body?.a === 1 && fn.response_body?.sum === 3, 'call_function exchange', fn)
+      return `${v1.length} /v1 requests, operations: ${ops.join(', ')}; local server saw ${localSeen.length}`
+    },
+  ],
 ]
 
 // ---------------------------------------------------------------------------------------------------------
@@ -462,6 +591,10 @@ function finish(code) {
   finished = true
   out(`${passed} passed, ${failed} failed`)
   killEmulator('SIGTERM')
+  try {
+    localServer?.close()
+    localServer?.closeAllConnections?.()
+  } catch {}
   // give the emulator a moment to stop; the 'exit' hook SIGKILLs it anyway
   setTimeout(() => process.exit(code), 50).unref()
   process.exitCode = code
@@ -493,12 +626,14 @@ async function dumpDiagnostics(sinceReq, sinceExchange) {
 async function main() {
   out(`emulator: ${emulatorBin}`)
   try {
+    await startLocalServer()
+    out(`local function/service server on ${LOCAL}`)
     const started = await startEmulator()
     EMU = started.origin
     out(`emulator listening on ${EMU}`)
     SDK_VERSION = JSON.parse(readFileSync(path.join(HERE, 'node_modules/@cloudbase/js-sdk/package.json'), 'utf8')).version
     const { default: cloudbase } = await import('@cloudbase/js-sdk')
-    const app = cloudbase.init({ env: ENV_ID })
+    app = cloudbase.init({ env: ENV_ID })
     // The override: the SDK's own public API (3.7). Gateway base becomes //127.0.0.1:PORT/v1; the auth module
     // takes the origin of it and appends /auth, so requests go to http://127.0.0.1:PORT/auth/v1/...
     app.registerHost(`127.0.0.1:${started.port}`, 'http')

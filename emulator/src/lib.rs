@@ -1,5 +1,7 @@
 //! `cloudbase-emulator`: a local implementation of the CloudBase auth HTTP API (`/auth/v1/...`, every
-//! operation of `openapi/auth.yaml`) with real state, for tests, examples and offline development.
+//! operation of `openapi/auth.yaml`) with real state, plus cloud functions (`/v1/functions`), cloud run
+//! (`/v1/cloudrun`) and APIs (`/v1/apis`) registered with [`Emulator::builder`] (in-process handlers or local
+//! servers to forward to), for tests, examples and offline development.
 //!
 //! It stands on the spec and the reference notes alone (it does not use the `cloudbase` crate), so it can
 //! catch the SDK's mistakes. Start it in-process:
@@ -18,16 +20,25 @@
 
 #![warn(missing_docs)]
 
+mod apis;
 mod auth;
+mod cloudrun;
 mod control;
 mod error;
+mod forward;
+mod functions;
 mod gateway;
 mod password;
+mod proxy;
+mod registry;
 mod reply;
 mod server;
 mod service;
 mod state;
 mod util;
+
+pub use crate::gateway::Caller;
+pub use crate::registry::{EmulatorBuilder, FunctionError, FunctionReply, LATEST, is_valid_name};
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -240,6 +251,19 @@ impl Emulator {
     /// Starts an emulator with `config`. Must be called inside a Tokio runtime; the server runs as a task of
     /// it until [`EmulatorHandle::shutdown`] or until the last handle is dropped.
     pub async fn start_with(config: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
+        Self::builder().config(config).start().await
+    }
+
+    /// A builder for an emulator with cloud functions, cloud run services and APIs (in-process handlers or
+    /// local servers to forward to).
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    pub(crate) async fn start_inner(
+        config: EmulatorConfig,
+        targets: registry::Targets,
+    ) -> std::io::Result<EmulatorHandle> {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let host = match addr {
@@ -249,7 +273,9 @@ impl Emulator {
             SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
         };
         let url = format!("http://{host}:{}", addr.port());
-        let state = Arc::new(State::new(config, url.clone()).map_err(std::io::Error::other)?);
+        let mut state = State::new(config, url.clone()).map_err(std::io::Error::other)?;
+        state.targets = targets;
+        let state = Arc::new(state);
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, state.clone(), stop_rx));
         tracing::debug!(%url, "cloudbase emulator started");

@@ -1,4 +1,5 @@
-//! `cloudbase-emulator`: runs the local CloudBase auth service until Ctrl-C.
+//! `cloudbase-emulator`: runs the local CloudBase (auth, and cloud functions, cloud run services and APIs
+//! forwarded to local servers) until Ctrl-C.
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -6,11 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command, value_parser};
-use cloudbase_emulator::{Emulator, EmulatorConfig, NewUser};
+use cloudbase_emulator::{Emulator, EmulatorBuilder, EmulatorConfig, NewUser, is_valid_name};
 
 fn command() -> Command {
     Command::new("cloudbase-emulator")
-        .about("A local CloudBase auth service (/auth/v1/...) for tests, examples and offline development")
+        .about(
+            "A local CloudBase (auth at /auth/v1, cloud functions at /v1/functions, cloud run at /v1/cloudrun, APIs \
+             at /v1/apis) for tests, examples and offline development",
+        )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
             Arg::new("host")
@@ -51,7 +55,43 @@ fn command() -> Command {
                 .help("Require a captcha after N code requests from one device id"),
         )
         .arg(Arg::new("no-anonymous").long("no-anonymous").action(ArgAction::SetTrue).help("Disable anonymous sign-in"))
+        .arg(forward_arg("function", "Serve cloud function NAME by POSTing its event JSON to URL (repeatable)"))
+        .arg(forward_arg("cloudrun", "Serve cloud run service NAME by forwarding requests to URL + path (repeatable)"))
+        .arg(forward_arg("api", "Serve API NAME by forwarding requests to URL + path (repeatable)"))
         .arg(Arg::new("quiet").long("quiet").short('q').action(ArgAction::SetTrue).help("Do not print sent codes"))
+}
+
+fn forward_arg(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).value_name("NAME=URL").action(ArgAction::Append).help(help)
+}
+
+/// `NAME=URL` with a valid name and an `http://` or `https://` URL.
+fn parse_forward(flag: &str, value: &str) -> Result<(String, String), String> {
+    let (name, url) = value.split_once('=').ok_or_else(|| format!("--{flag} {value}: expected NAME=URL"))?;
+    if !is_valid_name(name) {
+        return Err(format!("--{flag} {value}: invalid name {name:?} (^[a-zA-Z][a-zA-Z0-9_-]{{0,58}}[a-zA-Z0-9]$)"));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("--{flag} {value}: the URL must start with http:// or https://"));
+    }
+    Ok((name.to_owned(), url.to_owned()))
+}
+
+/// Registers the forwards; answers the builder and one line per forward (printed after the banner).
+fn forwards(args: &clap::ArgMatches, mut builder: EmulatorBuilder) -> Result<(EmulatorBuilder, Vec<String>), String> {
+    let mut lines = Vec::new();
+    for flag in ["function", "cloudrun", "api"] {
+        for value in args.get_many::<String>(flag).into_iter().flatten() {
+            let (name, url) = parse_forward(flag, value)?;
+            lines.push(format!("cloudbase-emulator {flag} {name} -> {url}"));
+            builder = match flag {
+                "function" => builder.forward_function(name, url),
+                "cloudrun" => builder.forward_cloudrun(name, url),
+                _ => builder.forward_api(name, url),
+            };
+        }
+    }
+    Ok((builder, lines))
 }
 
 #[tokio::main]
@@ -86,7 +126,14 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let emulator = match Emulator::start_with(config).await {
+    let (builder, forward_lines) = match forwards(&args, Emulator::builder().config(config)) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("cloudbase-emulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let emulator = match builder.start().await {
         Ok(emulator) => emulator,
         Err(e) => {
             eprintln!("cloudbase-emulator: cannot start: {e}");
@@ -95,11 +142,14 @@ async fn main() -> ExitCode {
     };
     println!("cloudbase-emulator listening on {}", emulator.url());
     println!(
-        "cloudbase-emulator env {} (auth API at {}/auth/v1, test controls at {}/_emulator)",
+        "cloudbase-emulator env {} (auth API at {url}/auth/v1, functions at {url}/v1/functions, cloud run at \
+         {url}/v1/cloudrun, APIs at {url}/v1/apis, test controls at {url}/_emulator)",
         emulator.env_id(),
-        emulator.url(),
-        emulator.url()
+        url = emulator.url(),
     );
+    for line in forward_lines {
+        println!("{line}");
+    }
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     emulator.shutdown().await;

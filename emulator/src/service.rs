@@ -1,17 +1,17 @@
 //! The services the emulator serves and the route metadata the gateway reads: which operation each
 //! (method, path template) is.
 //!
-//! Adding a service (functions, cloud run, data, storage): write a module with a `SERVICE` constant naming
-//! its mount point, its operation table and its `router()`, then add it to [`SERVICES`]. The router sits
-//! behind the gateway (request log, exchanges, faults by operation id) without further wiring; handlers that
-//! need a signed-in caller take a [`crate::gateway::Caller`] argument.
+//! Adding a service (data, storage): write a module with a `SERVICE` constant naming its mount point, its
+//! operation table, how the gateway treats its bodies and errors, and its `router()`, then add it to
+//! [`SERVICES`]. The router sits behind the gateway (request log, exchanges, faults by operation id) without
+//! further wiring; handlers that need a signed-in caller take a [`crate::gateway::Caller`] argument.
 
 use std::sync::Arc;
 
 use axum::Router;
 
-use crate::auth;
 use crate::state::State;
+use crate::{apis, auth, cloudrun, functions};
 
 /// One operation of a service: the spec's method, path and `operationId`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,10 +24,33 @@ pub(crate) struct Operation {
     pub id: &'static str,
 }
 
+/// How the gateway's edge reads a service's request bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyPolicy {
+    /// Read whole (at most this many bytes, else 413) before the service sees the request; logged as JSON.
+    Buffered(usize),
+    /// Passed to the service as a stream, never read whole by the gateway, never logged; more than this many
+    /// bytes (by `Content-Length`, else counted as they pass) answers 413 or ends the stream with an error.
+    Streamed(u64),
+}
+
+/// The error body shape of a service (and of the gateway's own answers for it: 413, injected faults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorStyle {
+    /// Auth's `{error, error_code, error_description}`.
+    Auth,
+    /// The gateway envelope `{code, message, requestId}`.
+    Gateway,
+}
+
 /// A service: its operations and the router that serves them.
 pub(crate) struct Service {
     /// Where the router is nested: `/auth/v1`.
     pub base: &'static str,
+    /// How request bodies reach the service.
+    pub body: BodyPolicy,
+    /// The shape of its errors.
+    pub errors: ErrorStyle,
     /// Every operation the router serves. The gateway names a request's operation from this table, so a
     /// route missing here is served but never faulted or counted.
     pub operations: &'static [Operation],
@@ -36,7 +59,15 @@ pub(crate) struct Service {
 }
 
 /// Every service, mounted in this order.
-pub(crate) const SERVICES: &[&Service] = &[&auth::SERVICE];
+pub(crate) const SERVICES: &[&Service] = &[&auth::SERVICE, &functions::SERVICE, &cloudrun::SERVICE, &apis::SERVICE];
+
+/// The service whose base the request path is under.
+pub(crate) fn service_of(path: &str) -> Option<&'static Service> {
+    SERVICES
+        .iter()
+        .copied()
+        .find(|s| path.strip_prefix(s.base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
 
 /// Every service router nested at its base.
 pub(crate) fn router() -> Router<Arc<State>> {
@@ -62,7 +93,7 @@ pub(crate) fn operation(method: &str, template: &str) -> Option<&'static str> {
 }
 
 /// The operation a concrete request path addresses, matching templates segment by segment (a `{param}`
-/// segment matches one non-empty segment). Agrees with the routers for the paths they serve; for tools that
+/// segment matches one non-empty segment, a `{*rest}` segment one or more segments). Agrees with the routers for the paths they serve; for tools that
 /// see a path without going through a router.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn route(method: &str, path: &str) -> Option<&'static str> {
@@ -74,6 +105,7 @@ fn matches_template(template: &str, path: &str) -> bool {
     loop {
         match (t.next(), p.next()) {
             (None, None) => return true,
+            (Some(ts), Some(ps)) if ts.starts_with("{*") => return !ps.is_empty(),
             (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') => {
                 if ps.is_empty() {
                     return false;
@@ -101,11 +133,29 @@ mod tests {
     }
 
     #[test]
-    fn operation_ids_are_unique() {
-        let mut ids: Vec<_> = operations().map(|(_, _, id)| id).collect();
-        let all = ids.len();
+    fn gateway_services_route() {
+        assert_eq!(route("POST", "/v1/functions/sum"), Some("call_function"));
+        assert_eq!(route("GET", "/v1/functions/sum"), None);
+        assert_eq!(route("GET", "/v1/cloudrun/svc"), Some("call_container_get"));
+        assert_eq!(route("OPTIONS", "/v1/cloudrun/svc/"), Some("call_container_options"));
+        assert_eq!(route("PATCH", "/v1/cloudrun/svc/a/b/c"), Some("call_container_patch"));
+        assert_eq!(route("HEAD", "/v1/apis/label/x"), Some("call_api_head"));
+        assert_eq!(service_of("/v1/cloudrun/x").map(|s| s.base), Some("/v1/cloudrun"));
+        assert_eq!(service_of("/v1/cloudrunx").map(|s| s.base), None);
+    }
+
+    #[test]
+    fn an_operation_id_names_one_method_and_each_route_one_operation() {
+        let mut routes: Vec<_> = operations().map(|(m, p, _)| (m, p)).collect();
+        let all = routes.len();
+        routes.sort_unstable();
+        routes.dedup();
+        assert_eq!(routes.len(), all);
+        let mut ids: Vec<_> = operations().map(|(m, _, id)| (id, m)).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), all);
+        let mut names: Vec<_> = ids.iter().map(|(id, _)| *id).collect();
+        names.dedup();
+        assert_eq!(names.len(), ids.len());
     }
 }

@@ -439,6 +439,8 @@ pub(crate) struct State {
     pub url: String,
     pub jwt_key: [u8; 32],
     pub kid: String,
+    /// The functions, cloud run services and APIs registered at start (kept by `reset`).
+    pub targets: crate::registry::Targets,
     initial: EmulatorConfig,
     core: Mutex<Core>,
     logs: Mutex<Logs>,
@@ -456,6 +458,7 @@ impl State {
             url,
             jwt_key: util::random_bytes::<32>(),
             kid: util::random_hex::<8>(),
+            targets: Default::default(),
             initial: config.clone(),
             core: Mutex::new(Core { config, clock_offset: Duration::ZERO, db: Db::default(), next_user: 0 }),
             logs: Mutex::default(),

@@ -198,3 +198,81 @@ async fn binary_rejects_a_bad_seed_file() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("seed"));
     let _ = std::fs::remove_file(seed);
 }
+
+/// A local server for the binary's forwarding flags: `/sum` (a function), anything under `/svc` (echo).
+async fn local_server() -> std::net::SocketAddr {
+    use axum::routing::{any, post};
+    let echo = |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| async move {
+        axum::Json(json!({
+            "method": method.as_str(),
+            "uri": uri.to_string(),
+            "caller": headers.get("x-cloudbase-caller").map(|v| v.to_str().unwrap().to_owned()),
+            "body": body,
+        }))
+    };
+    let app = axum::Router::new()
+        .route(
+            "/fn/sum",
+            post(|headers: axum::http::HeaderMap, axum::Json(event): axum::Json<Value>| async move {
+                let sum = event["a"].as_i64().unwrap_or(0) + event["b"].as_i64().unwrap_or(0);
+                let caller = headers.get("x-cloudbase-caller").map(|v| v.to_str().unwrap().to_owned());
+                axum::Json(json!({ "sum": sum, "caller": caller }))
+            }),
+        )
+        .route("/svc", any(echo))
+        .route("/svc/{*rest}", any(echo));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn binary_forwards_functions_cloud_run_and_apis_to_local_servers() {
+    let local = local_server().await;
+    let function = format!("sum=http://{local}/fn/sum");
+    let service = format!("svc=http://{local}/svc");
+    let api = format!("label=http://{local}/svc");
+    let mut emu = start(&["--quiet", "--function", &function, "--cloudrun", &service, "--api", &api]).await;
+    assert!(emu.line_with("cloudbase-emulator function sum ->").await.ends_with("/fn/sum"));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build().unwrap();
+    let url = emu.url.clone();
+    let (status, tokens) =
+        post(&http, &format!("{url}/auth/v1/signin/anonymously"), json!({}), &[("x-device-id", DEVICE)]).await;
+    assert_eq!(status, 200);
+    let auth = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+
+    let response = http
+        .post(format!("{url}/v1/functions/sum"))
+        .header("authorization", &auth)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(r#"{"a":20,"b":22}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"sum": 42, "caller": "anonymous"}));
+
+    for (path, uri) in [("/v1/cloudrun/svc/items/7?x=1", "/svc/items/7?x=1"), ("/v1/apis/label/m", "/svc/m")] {
+        let response = http.put(format!("{url}{path}")).header("authorization", &auth).body("hi").send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let echo: Value = response.json().await.unwrap();
+        assert_eq!(echo, json!({"method": "PUT", "uri": uri, "caller": "anonymous", "body": "hi"}));
+    }
+    let missing = http.post(format!("{url}/v1/functions/other")).header("authorization", &auth).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    emu.child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn binary_rejects_bad_forward_flags() {
+    for args in [["--function", "sum"], ["--cloudrun", "1bad=http://127.0.0.1:1"], ["--api", "label=ftp://x"]] {
+        let output =
+            tokio::time::timeout(Duration::from_secs(30), Command::new(BIN).args(args).kill_on_drop(true).output())
+                .await
+                .expect("exits within 30 s")
+                .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(args[0]), "{args:?}");
+    }
+}

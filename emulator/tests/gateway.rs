@@ -112,7 +112,14 @@ async fn test_controls_accept_a_trailing_slash_and_list_every_operation() {
     let emu = Emulator::start().await.unwrap();
     let info: Value = http().get(format!("{}/_emulator/", emu.url())).send().await.unwrap().json().await.unwrap();
     let operations = info["operations"].as_array().unwrap();
-    assert_eq!(operations.len(), 29);
+    // auth 29, functions 1, cloud run and APIs 7 methods x 3 templates each.
+    assert_eq!(operations.len(), 29 + 1 + 21 + 21);
+    assert!(operations.contains(&json!({
+        "method": "POST", "path": "/v1/functions/{name}", "operation_id": "call_function"
+    })));
+    assert!(operations.contains(&json!({
+        "method": "GET", "path": "/v1/cloudrun/{name}/{*path}", "operation_id": "call_container_get"
+    })));
     assert!(operations.contains(&json!({
         "method": "DELETE", "path": "/auth/v1/user/provider/{provider_id}", "operation_id": "unbind_provider"
     })));

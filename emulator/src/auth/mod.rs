@@ -24,12 +24,18 @@ use serde_json::{Map, Value};
 pub(crate) use self::captcha::issue_captcha_token;
 use self::request::{Req, invalid_client};
 use crate::reply::{error_response, json_response};
-use crate::service::{Operation, Service};
+use crate::service::{BodyPolicy, ErrorStyle, Operation, Service};
 use crate::state::{ApiError, ApiResult, Core, State, User};
 use crate::util::parse_query;
 
 /// The auth service as mounted by [`crate::service::SERVICES`].
-pub(crate) const SERVICE: Service = Service { base: "/auth/v1", operations: OPERATIONS, router };
+pub(crate) const SERVICE: Service = Service {
+    base: "/auth/v1",
+    body: BodyPolicy::Buffered(1 << 20),
+    errors: ErrorStyle::Auth,
+    operations: OPERATIONS,
+    router,
+};
 
 const fn op(method: &'static str, path: &'static str, id: &'static str) -> Operation {
     Operation { method, path, id }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::Fault;
 use crate::reply::{json_response, text_response};
+use crate::service::ErrorStyle;
 use crate::state::ApiError;
 
 /// Marks a response the server must not send: it closes the connection instead. A marker rather than an
@@ -29,14 +30,18 @@ pub(super) enum Plan {
     Close { process: bool },
 }
 
-pub(super) fn plan(fault: Option<Fault>) -> Plan {
+pub(super) fn plan(fault: Option<Fault>, style: ErrorStyle, request_id: &str) -> Plan {
     let Some(fault) = fault else { return Plan::Process { after: Duration::ZERO } };
+    let gateway_error = |message: &str| json!({"code": "INTERNAL_ERROR", "message": message, "requestId": request_id});
     match fault {
         Fault::Hang(wait) => Plan::Process { after: wait },
         Fault::DropConnection => Plan::Close { process: false },
         Fault::DropReply => Plan::Close { process: true },
         Fault::Status500 => {
-            let body = ApiError::internal("injected fault: internal error").body();
+            let body = match style {
+                ErrorStyle::Auth => ApiError::internal("injected fault: internal error").body(),
+                ErrorStyle::Gateway => gateway_error("injected fault: internal error"),
+            };
             Plan::Answer(json_response(500, &body), Some(body))
         }
         Fault::Status502Html => Plan::Answer(
@@ -56,11 +61,14 @@ pub(super) fn plan(fault: Option<Fault>) -> Plan {
             Plan::Answer(response, None)
         }
         Fault::ErrorWith200 => {
-            let body = json!({
-                "error": "internal",
-                "error_code": 13,
-                "error_description": "injected fault: an error body with HTTP 200",
-            });
+            let body = match style {
+                ErrorStyle::Auth => json!({
+                    "error": "internal",
+                    "error_code": 13,
+                    "error_description": "injected fault: an error body with HTTP 200",
+                }),
+                ErrorStyle::Gateway => gateway_error("injected fault: an error body with HTTP 200"),
+            };
             Plan::Answer(json_response(200, &body), Some(body))
         }
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Response};
+use axum::http::{HeaderMap, HeaderValue, Response};
 use axum::response::IntoResponse;
 use serde_json::json;
 
@@ -25,9 +25,12 @@ use super::RequestId;
 use crate::reply::json_response;
 use crate::state::State;
 
-/// Who called, as established from `Authorization: Bearer <token>`.
+/// Who called a gateway service, as established from `Authorization: Bearer <token>` by the gateway's token
+/// check. Handlers registered with [`crate::EmulatorBuilder`] receive it; forwarded services receive it as the
+/// headers `x-cloudbase-caller` and `x-cloudbase-user-id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Caller {
+#[non_exhaustive]
+pub enum Caller {
     /// A user's access token (anonymous users included).
     User {
         /// The user's id (`sub`).
@@ -37,17 +40,47 @@ pub(crate) enum Caller {
     },
     /// A client-credentials access token: the environment itself, no user.
     Client,
-    /// The configured publishable key: an anonymous caller with no user.
+    /// The configured publishable key ([`crate::EmulatorConfig::publishable_key`]): an anonymous caller with no
+    /// user.
     PublishableKey,
 }
 
 impl Caller {
-    /// The user's id, when a user called.
-    #[allow(dead_code)] // for the services to come
-    pub(crate) fn user_id(&self) -> Option<&str> {
+    /// The user's id, when a user (anonymous or not) called.
+    pub fn user_id(&self) -> Option<&str> {
         match self {
             Caller::User { user_id, .. } => Some(user_id),
             Caller::Client | Caller::PublishableKey => None,
+        }
+    }
+
+    /// True for a user signed in anonymously (the publishable key is [`is_publishable_key`](Self::is_publishable_key)).
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Caller::User { anonymous: true, .. })
+    }
+
+    /// True when the caller sent the configured publishable key.
+    pub fn is_publishable_key(&self) -> bool {
+        matches!(self, Caller::PublishableKey)
+    }
+
+    /// Sets the caller headers a service receives (`x-cloudbase-caller`, `x-cloudbase-user-id` for a user),
+    /// replacing any a client sent.
+    pub(crate) fn write_headers(&self, headers: &mut HeaderMap) {
+        headers.remove("x-cloudbase-user-id");
+        headers.insert("x-cloudbase-caller", HeaderValue::from_static(self.kind()));
+        if let Some(id) = self.user_id().and_then(|id| HeaderValue::from_str(id).ok()) {
+            headers.insert("x-cloudbase-user-id", id);
+        }
+    }
+
+    /// The value of the `x-cloudbase-caller` header: `user`, `anonymous`, `publishable_key` or `client`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Caller::User { anonymous: false, .. } => "user",
+            Caller::User { anonymous: true, .. } => "anonymous",
+            Caller::PublishableKey => "publishable_key",
+            Caller::Client => "client",
         }
     }
 }
@@ -55,7 +88,7 @@ impl Caller {
 /// Why the token check refused a request: answered as HTTP 401 `{code, message, requestId}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TokenRejection {
-    /// `INVALID_ACCESS_TOKEN` or `ACCESS_TOKEN_EXPIRED`.
+    /// `MISSING_CREDENTIALS`, `INVALID_ACCESS_TOKEN` or `ACCESS_TOKEN_EXPIRED`.
     pub code: &'static str,
     /// A human-readable reason.
     pub message: String,
@@ -69,10 +102,14 @@ impl IntoResponse for TokenRejection {
 }
 
 /// Checks the Bearer credential in `headers`: an access token this emulator issued and that is still live,
-/// or the configured publishable key.
+/// or the configured publishable key. No `Authorization` header: `MISSING_CREDENTIALS`; a malformed one or an
+/// unknown or revoked token: `INVALID_ACCESS_TOKEN`; an expired one: `ACCESS_TOKEN_EXPIRED`.
 pub(crate) fn check_token(state: &State, headers: &HeaderMap) -> Result<Caller, TokenRejection> {
     let reject = |code, message: &str| TokenRejection { code, message: message.to_owned(), request_id: None };
-    let token = bearer(headers).ok_or_else(|| reject("INVALID_ACCESS_TOKEN", "missing access token"))?;
+    if !headers.contains_key("authorization") {
+        return Err(reject("MISSING_CREDENTIALS", "missing credentials: no Authorization header"));
+    }
+    let token = bearer(headers).ok_or_else(|| reject("INVALID_ACCESS_TOKEN", "malformed Authorization header"))?;
     let core = state.core();
     if core.config.publishable_key.as_deref().is_some_and(|key| key == token) {
         return Ok(Caller::PublishableKey);
@@ -205,7 +242,10 @@ mod tests {
     #[tokio::test]
     async fn bad_tokens_are_refused_with_the_gateway_shape() {
         let state = state(EmulatorConfig::default());
-        for authorization in [None, Some("Bearer"), Some("Bearer not-a-token"), Some("Basic abc"), Some("garbage")] {
+        let (status, body) = whoami(&state, None).await;
+        assert_eq!((status, &body["code"]), (StatusCode::UNAUTHORIZED, &json!("MISSING_CREDENTIALS")));
+        assert_eq!(body["requestId"], json!("rid-1"));
+        for authorization in [Some("Bearer"), Some("Bearer not-a-token"), Some("Basic abc"), Some("garbage")] {
             let (status, body) = whoami(&state, authorization).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}");
             assert_eq!(body["code"], json!("INVALID_ACCESS_TOKEN"), "{authorization:?}");
