@@ -28,7 +28,7 @@ struct Order {
     items: Vec<u32>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize)]
 struct Receipt {
     total: u32,
     customer: String,
@@ -60,9 +60,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let session = timeout(CALL, app.auth().sign_in_anonymously()).await??;
     println!("signed in anonymously as {}", session.user.map(|u| u.id).unwrap_or_default());
 
-    let receipt = timeout(CALL, app.call_function("checkout").data(&Order { items: vec![3, 4, 5] }).send::<Receipt>())
-        .await??;
-    println!("checkout: {:?} (request id {:?})", receipt.result, receipt.request_id);
+    let receipt =
+        timeout(CALL, app.call_function("checkout").data(&Order { items: vec![3, 4, 5] }).send::<Receipt>()).await??;
+    let Receipt { total, customer } = receipt.result;
+    println!("checkout: total {total} for {customer} (request id {:?})", receipt.request_id);
 
     let reply = timeout(CALL, app.call_container("chat").method(Method::POST).path("/stream").send()).await??;
     let mut events = reply.events();

@@ -29,10 +29,6 @@ pub use crate::core::session::{
 };
 pub use apis::{Apis, CallApiOptions};
 pub use app::{CloudBase, CloudBaseBuilder, Language};
-pub use cloudrun::{MAX_BODY_BYTES, ServerSentEvent, ServiceRequest, ServiceResponse};
-pub use functions::{CallFunction, FunctionResult, MAX_EVENT_BYTES};
-/// HTTP types used by the service builders (`Method`, `StatusCode`, `HeaderMap`).
-pub use http;
 /// The attribute that implements [`SessionStore`] with `async fn`s.
 pub use async_trait::async_trait;
 pub use auth::{
@@ -43,6 +39,10 @@ pub use auth::{
 };
 pub use captcha::{CaptchaAnswer, CaptchaChallenge, CaptchaFuture, CaptchaHandler, CaptchaToken};
 pub use claims::Claims;
+pub use cloudrun::{MAX_BODY_BYTES, ServerSentEvent, ServiceRequest, ServiceResponse};
 pub use error::{Error, ErrorCode, ServiceError};
+pub use functions::{CallFunction, FunctionResult, MAX_EVENT_BYTES};
+/// HTTP types used by the service builders (`Method`, `StatusCode`, `HeaderMap`).
+pub use http;
 pub use secret::Secret;
 pub use validate::format_phone;

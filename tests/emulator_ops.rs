@@ -1627,7 +1627,12 @@ async fn http_test_controls() {
     assert_eq!(status, 400);
 
     let (_, _, info) = http(&emu, "GET", "/_emulator", None, None, &[]).await;
-    assert_eq!(info["operations"].as_array().unwrap().len(), 29);
+    let operations = info["operations"].as_array().unwrap();
+    let auth = operations.iter().filter(|o| o["path"].as_str().is_some_and(|p| p.starts_with("/auth/"))).count();
+    assert_eq!(auth, 29, "every auth operation is listed");
+    for id in ["call_function", "call_container_get", "call_api_options"] {
+        assert!(operations.iter().any(|o| o["operation_id"] == id), "{id} is listed");
+    }
 
     // None of the control calls are logged as auth traffic.
     assert!(emu.requests().iter().all(|r| !r.path.starts_with("/_emulator")));

@@ -233,7 +233,10 @@ impl ServiceRequest {
         if let Body::Bytes(bytes, _) = &body
             && bytes.len() > MAX_BODY_BYTES
         {
-            return Err(Error::invalid("body", format!("{} bytes is over the {MAX_BODY_BYTES}-byte limit", bytes.len())));
+            return Err(Error::invalid(
+                "body",
+                format!("{} bytes is over the {MAX_BODY_BYTES}-byte limit", bytes.len()),
+            ));
         }
         let replayable = !matches!(body, Body::Stream(_));
         let core = &self.core;

@@ -6,8 +6,8 @@ use progenitor_client::OperationInfo;
 use tracing::Instrument as _;
 
 use super::{As, Profile};
-use crate::core::{Core, ErrorBody};
 use crate::Error;
+use crate::core::{Core, ErrorBody};
 
 /// The gateway's own error codes: a non-2xx reply carrying one of these in the `{code, message, requestId}`
 /// envelope is the gateway speaking, not the called service (whose replies, any status, are its own).
