@@ -97,7 +97,7 @@ async fn qualifier_web_and_cloudrun_options() {
     app.call_function("echo").web().send_json().await.unwrap();
     let web = emu.requests().into_iter().rfind(|r| r.path == "/v1/functions/echo").unwrap();
     assert!(web.query.contains("webfn=true"), "{}", web.query);
-    let qualified = emu.requests().into_iter().find(|r| r.headers.get("x-qualifier").is_some()).unwrap();
+    let qualified = emu.requests().into_iter().find(|r| r.headers.contains_key("x-qualifier")).unwrap();
     assert_eq!(qualified.headers["x-qualifier"], "v2");
     assert_contract(&emu);
 }
