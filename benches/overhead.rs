@@ -17,6 +17,9 @@
 //!   `raw::Context` carrying the same token: hooks and typed decoding, no session logic;
 //! * `concurrent64/sdk_get_user` and `concurrent64/raw_reqwest`: 64 tasks at once, each making one call, on
 //!   one app (one shared session) and on raw reqwest: `raw / sdk` is the SDK's throughput ratio;
+//! * `call_function/sdk` and `call_function/raw_reqwest`: `app.call_function("echo").data(&event).send_json()`
+//!   against a raw reqwest POST of the same event to the same URL, decoded to a `serde_json::Value`; and the
+//!   same with 64 tasks at once (`call_function_concurrent64`);
 //! * `refresh/get_session_x1`, `_x100` and `_x1000`: one caller, then 100 and 1,000 concurrent tasks, asking
 //!   `get_session()` of an app whose stored session is about to expire. The SDK refreshes once (single
 //!   flight) and every caller gets the new session; the setup checks that exactly one `grant_token` call
@@ -42,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cloudbase::raw::{Context, auth::Client as RawClient};
 use cloudbase::{CloudBase, MemoryStore, Secret, Session, SessionStore, SignInWithPassword};
-use cloudbase_emulator::{Emulator, EmulatorHandle, NewUser};
+use cloudbase_emulator::{Emulator, EmulatorHandle, FunctionReply, NewUser};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const EMAIL: &str = "bench@example.com";
@@ -70,15 +73,25 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
+/// An emulator with one user and the function `echo` (answers its event).
+async fn emulator() -> EmulatorHandle {
+    let emu = Emulator::builder()
+        .function("echo", |event, _caller| async move { Ok(FunctionReply::Json(event)) })
+        .start()
+        .await
+        .expect("emulator starts");
+    emu.create_user(NewUser {
+        email: Some(EMAIL.to_owned()),
+        password: Some(PASSWORD.to_owned()),
+        ..Default::default()
+    });
+    emu
+}
+
 fn per_call(c: &mut Criterion) {
     let rt = runtime();
     let (fixture, app, token) = rt.block_on(async {
-        let emu = Emulator::start().await.expect("emulator starts");
-        emu.create_user(NewUser {
-            email: Some(EMAIL.to_owned()),
-            password: Some(PASSWORD.to_owned()),
-            ..Default::default()
-        });
+        let emu = emulator().await;
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client");
         let fixture = Fixture { emu, http };
         let app = fixture.app().build().expect("app");
@@ -145,6 +158,60 @@ fn per_call(c: &mut Criterion) {
         });
     });
     group.finish();
+
+    // Cloud functions: the same event posted by the SDK and by raw reqwest to `/v1/functions/echo`.
+    let event = serde_json::json!({"order": 42, "items": [1, 2, 3], "note": "bench"});
+    let fn_url = format!("{}/v1/functions/echo", fixture.emu.url());
+    let mut group = c.benchmark_group("call_function");
+    group.bench_function("sdk", |b| {
+        b.to_async(&rt).iter(|| async { app.call_function("echo").data(&event).send_json().await.expect("call") });
+    });
+    group.bench_function("raw_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let response = fixture
+                .http
+                .post(&fn_url)
+                .header(reqwest::header::AUTHORIZATION, &bearer)
+                .json(&event)
+                .send()
+                .await
+                .expect("send")
+                .error_for_status()
+                .expect("200");
+            response.json::<serde_json::Value>().await.expect("json")
+        });
+    });
+    group.finish();
+    let mut group = c.benchmark_group("call_function_concurrent64");
+    group.bench_function("sdk", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..TASKS {
+                let (app, event) = (app.clone(), event.clone());
+                tasks.spawn(async move { app.call_function("echo").data(&event).send_json().await.map(drop) });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                joined.expect("task").expect("call");
+            }
+        });
+    });
+    group.bench_function("raw_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..TASKS {
+                let (http, url, bearer, event) = (fixture.http.clone(), fn_url.clone(), bearer.clone(), event.clone());
+                tasks.spawn(async move {
+                    let response =
+                        http.post(&url).header(reqwest::header::AUTHORIZATION, &bearer).json(&event).send().await?;
+                    response.error_for_status()?.json::<serde_json::Value>().await.map(drop)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                joined.expect("task").expect("post");
+            }
+        });
+    });
+    group.finish();
     rt.block_on(fixture.emu.shutdown());
 }
 
@@ -165,12 +232,7 @@ fn expiring_app(fixture: &Fixture, session: &Session) -> CloudBase {
 fn refresh(c: &mut Criterion) {
     let rt = runtime();
     let (fixture, first) = rt.block_on(async {
-        let emu = Emulator::start().await.expect("emulator starts");
-        emu.create_user(NewUser {
-            email: Some(EMAIL.to_owned()),
-            password: Some(PASSWORD.to_owned()),
-            ..Default::default()
-        });
+        let emu = emulator().await;
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("reqwest client");
         let fixture = Fixture { emu, http };
         let app = fixture.app().build().expect("app");
