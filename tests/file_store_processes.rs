@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudbase::{FileStore, Secret, SessionStore, SignInWithPassword};
 use common::{PASSWORD, start};
@@ -42,17 +42,7 @@ async fn processes_sharing_a_file_store_refresh_once() {
                 .unwrap()
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for mut child in children {
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "child failed: {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "child did not finish in time");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    common::wait_for_children(children).await;
     assert_eq!(env.emu.count("grant_token"), 1, "one refresh for all processes");
     let stored: cloudbase::Session =
         serde_json::from_str(store.get(&key).await.unwrap().unwrap().expose_secret()).unwrap();

@@ -145,17 +145,7 @@ async fn processes_sharing_redis_refresh_once() {
                 .unwrap()
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for mut child in children {
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "child failed: {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "child did not finish in time");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    common::wait_for_children(children).await;
     assert_eq!(env.emu.count("grant_token"), 1, "one refresh for the whole fleet");
     let stored: serde_json::Value =
         serde_json::from_str(store.get(&session_key(&env.emu)).await.unwrap().unwrap().expose_secret()).unwrap();

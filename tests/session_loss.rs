@@ -262,7 +262,11 @@ async fn a_stopped_process_holding_the_file_lock_gives_a_storage_error_in_bounde
         .spawn()
         .expect("flock(1)");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while std::fs::File::open(&lock_path).and_then(|f| f.try_lock().map_err(std::io::Error::other)).is_ok() {
+    // Held: the file exists and cannot be locked here.
+    let held = || {
+        std::fs::File::open(&lock_path).is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+    };
+    while !held() {
         assert!(std::time::Instant::now() < deadline, "the holder took the lock");
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -126,3 +126,18 @@ pub fn session_key(emu: &EmulatorHandle) -> String {
 pub fn replies(emu: &EmulatorHandle, operation: &str, status: u16) -> usize {
     emu.exchanges().iter().filter(|x| x.operation_id.as_deref() == Some(operation) && x.status == status).count()
 }
+
+/// Waits (bounded: 60 s in all) for child processes, each of which must succeed.
+pub async fn wait_for_children(children: Vec<std::process::Child>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for mut child in children {
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "child failed: {status}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "child did not finish in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
