@@ -378,3 +378,41 @@ async fn a_lagging_subscriber_learns_that_it_missed_events() {
     assert!(change.missed >= 7, "{}", change.missed);
     assert!(change.session.is_none(), "the lag change shows the session now: signed out");
 }
+
+/// A `MemoryStore` that counts writes.
+#[derive(Clone, Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[cloudbase::async_trait]
+impl SessionStore for CountingStore {
+    async fn get(&self, key: &str) -> Result<Option<Secret>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: Secret) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.set(key, value).await
+    }
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.remove(key).await
+    }
+}
+
+#[tokio::test]
+async fn calls_on_a_valid_session_write_nothing() {
+    let store = CountingStore::default();
+    let env = start_with(EmulatorConfig::default(), |b| b.session_store(store.clone())).await;
+    env.user("hot@example.com");
+    let auth = env.auth();
+    auth.sign_in_with_password(SignInWithPassword::email("hot@example.com", PASSWORD)).await.unwrap();
+    auth.get_user().await.unwrap();
+    let writes = store.writes.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        auth.get_user().await.unwrap();
+        auth.get_session().await.unwrap();
+    }
+    assert_eq!(store.writes.load(Ordering::SeqCst), writes, "an unchanged user is not written again");
+}
