@@ -9,9 +9,9 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::auth::Auth;
 use crate::captcha::CaptchaHandler;
-use crate::core::Core;
 use crate::core::session::{MemoryStore, SessionEngine, SessionStore};
 use crate::core::transport::Transport;
+use crate::core::{Core, Shared};
 use crate::raw::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::{Error, Secret};
 
@@ -94,6 +94,40 @@ impl CloudBase {
     /// The shared core every service handle stands on.
     pub(crate) fn core(&self) -> &Arc<Core> {
         &self.core
+    }
+
+    /// A session of its own for one user of a server (a player, a tenant), sharing everything else with
+    /// this app: settings, the HTTP connection pool, the session store. The scope has its own device id and
+    /// its own session, kept in the store under keys suffixed with `@{key}`; building one does no I/O and
+    /// allocates a few hundred bytes (measured in `BENCHMARKS.md`). No timer or task runs for it: it
+    /// refreshes on use, once for any number of concurrent callers; see [`Refresher`](crate::Refresher) to
+    /// keep many sessions fresh with one task.
+    ///
+    /// The same `key` always names the same stored session: a server can drop a scope and build it again
+    /// later to resume the user's session.
+    ///
+    /// ```no_run
+    /// # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+    /// let player = app.session_scope("player-42")?;
+    /// player.auth().sign_in_anonymously().await?;
+    /// let reply = player.call_function("daily-reward").send_json().await?;
+    /// # let _ = reply; Ok(()) }
+    /// ```
+    pub fn session_scope(&self, key: &str) -> Result<CloudBase, Error> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid("key", "expected 1 to 128 printable ASCII characters"));
+        }
+        let shared = Arc::clone(&self.core.shared);
+        let session = SessionEngine::new(
+            Arc::clone(&self.core.session.store),
+            &shared.client_id,
+            self.core.session.margin,
+            Some(key),
+        );
+        let core = Arc::new(Core { shared, session });
+        let auth = Auth::new(Arc::clone(&core));
+        Ok(CloudBase { core, auth })
     }
 
     /// The environment id.
@@ -303,7 +337,7 @@ impl CloudBaseBuilder {
             None => env.clone(),
         };
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        let core = Arc::new(Core {
+        let shared = Arc::new(Shared {
             env,
             region,
             transport: Transport {
@@ -316,10 +350,11 @@ impl CloudBaseBuilder {
                 retry_delay: self.retry_delay,
                 max_response_bytes: self.max_response_bytes,
             },
-            session: SessionEngine::new(store, &client_id, self.refresh_margin),
             client_id,
             captcha: self.captcha,
         });
+        let session = SessionEngine::new(store, &shared.client_id, self.refresh_margin, None);
+        let core = Arc::new(Core { shared, session });
         let auth = Auth::new(Arc::clone(&core));
         Ok(CloudBase { core, auth })
     }

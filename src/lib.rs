@@ -24,8 +24,8 @@ pub use crate::core::ErrorBody;
 #[cfg(feature = "redis")]
 pub use crate::core::session::redis::RedisStore;
 pub use crate::core::session::{
-    AuthChange, AuthEvent, AuthStateChanges, FileStore, Identity, MemoryStore, Session, SessionStore, StoreError,
-    StoreLock, Subscription, User,
+    AuthChange, AuthEvent, AuthStateChanges, FileStore, Identity, MemoryStore, RefreshPass, Refresher, RefresherTask,
+    Session, SessionStore, StoreError, StoreLock, Subscription, User,
 };
 pub use apis::{Apis, CallApiOptions};
 pub use app::{CloudBase, CloudBaseBuilder, Language};

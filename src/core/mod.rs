@@ -17,13 +17,27 @@ use crate::captcha::CaptchaHandler;
 use session::SessionEngine;
 use transport::Transport;
 
-pub(crate) struct Core {
+/// What every session of an app shares: settings and the HTTP transport (one connection pool).
+pub(crate) struct Shared {
     pub env: String,
     pub region: String,
     pub client_id: String,
     pub captcha: Option<Arc<dyn CaptchaHandler>>,
     pub transport: Transport,
+}
+
+/// One app or one session scope: the shared part, and a session engine of its own.
+pub(crate) struct Core {
+    pub shared: Arc<Shared>,
     pub session: SessionEngine,
+}
+
+impl std::ops::Deref for Core {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 impl fmt::Debug for Core {
@@ -36,6 +50,7 @@ impl fmt::Debug for Core {
             .field("access_key", &self.transport.access_key)
             .field("captcha_handler", &self.captcha.is_some())
             .field("refresh_margin", &self.session.margin)
+            .field("scope", &self.session.scope())
             .finish_non_exhaustive()
     }
 }

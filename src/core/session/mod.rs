@@ -11,6 +11,7 @@ mod model;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod refresh;
+mod refresher;
 mod store;
 
 use std::collections::VecDeque;
@@ -24,6 +25,7 @@ pub use events::{AuthChange, AuthEvent, AuthStateChanges, Subscription};
 pub use file::FileStore;
 pub(crate) use model::MAX_LIFETIME_SECS;
 pub use model::{Identity, Session, User};
+pub use refresher::{RefreshPass, Refresher, RefresherTask};
 pub use store::{MemoryStore, SessionStore, StoreError, StoreLock};
 
 use crate::{Error, Secret};
@@ -37,7 +39,10 @@ const SPENT_MEMORY: usize = 32;
 
 pub(crate) struct SessionEngine {
     pub store: Arc<dyn SessionStore>,
+    /// The store key of the session: `credentials_<client id>`, plus `@<scope>` for a session scope.
     pub key: String,
+    /// Where the scope name starts in `key` (the `@`), for a session scope.
+    scope_at: Option<usize>,
     pub margin: Duration,
     /// The device id, once the stored state was loaded (lazily: building an app does no I/O).
     loaded: OnceCell<Arc<str>>,
@@ -54,10 +59,18 @@ pub(crate) struct SessionEngine {
 }
 
 impl SessionEngine {
-    pub fn new(store: Arc<dyn SessionStore>, client_id: &str, margin: Duration) -> Self {
+    pub fn new(store: Arc<dyn SessionStore>, client_id: &str, margin: Duration, scope: Option<&str>) -> Self {
+        let mut key = format!("credentials_{client_id}");
+        let scope_at = scope.map(|scope| {
+            let at = key.len();
+            key.push('@');
+            key.push_str(scope);
+            at
+        });
         SessionEngine {
             store,
-            key: format!("credentials_{client_id}"),
+            key,
+            scope_at,
             margin,
             loaded: OnceCell::new(),
             current: RwLock::new(None),
@@ -69,6 +82,19 @@ impl SessionEngine {
         }
     }
 
+    /// The scope's name, for a session scope.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope_at.map(|at| &self.key[at + 1..])
+    }
+
+    /// The store key of the device id: `device_id`, plus `@<scope>` for a session scope.
+    fn device_key(&self) -> std::borrow::Cow<'_, str> {
+        match self.scope_at {
+            None => DEVICE_ID_KEY.into(),
+            Some(at) => format!("{DEVICE_ID_KEY}{}", &self.key[at..]).into(),
+        }
+    }
+
     /// Loads the device id and the stored session on first use; the device id afterwards.
     pub async fn device_id(&self) -> Result<Arc<str>, Error> {
         self.loaded.get_or_try_init(|| self.load()).await.cloned()
@@ -76,18 +102,19 @@ impl SessionEngine {
 
     async fn load(&self) -> Result<Arc<str>, Error> {
         let valid = |id: &Secret| (16..=48).contains(&id.expose_secret().len());
-        let device_id = match self.store.get(DEVICE_ID_KEY).await.map_err(Error::storage)? {
+        let device_key = self.device_key();
+        let device_id = match self.store.get(&device_key).await.map_err(Error::storage)? {
             // The official SDKs regenerate ids outside 16..48 chars; the service rejects 72 and more.
             Some(id) if valid(&id) => id.expose_secret().to_owned(),
             _ => {
                 // Under the lock, so that processes starting together agree on one id.
                 let lock = self.store.lock().await.map_err(Error::storage)?;
-                match self.store.get(DEVICE_ID_KEY).await.map_err(Error::storage)? {
+                match self.store.get(&device_key).await.map_err(Error::storage)? {
                     Some(id) if valid(&id) => id.expose_secret().to_owned(),
                     _ => {
                         let id = crate::core::transport::new_request_id();
                         self.store
-                            .set_locked(DEVICE_ID_KEY, Secret::new(id.as_str()), &lock)
+                            .set_locked(&device_key, Secret::new(id.as_str()), &lock)
                             .await
                             .map_err(Error::storage)?;
                         id
@@ -235,7 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_event_channel_until_someone_subscribes_and_a_late_subscriber_gets_every_later_event() {
-        let engine = SessionEngine::new(Arc::new(MemoryStore::new()), "c", Duration::from_secs(60));
+        let engine = SessionEngine::new(Arc::new(MemoryStore::new()), "c", Duration::from_secs(60), None);
         engine.emit(AuthChange::new(AuthEvent::SignedOut, None));
         assert!(!engine.has_event_channel(), "emitting with no subscriber allocates nothing");
         let mut receiver = engine.subscribe();
