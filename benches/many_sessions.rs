@@ -14,7 +14,7 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cloudbase::CloudBase;
+use cloudbase::{CloudBase, MemoryStore, SessionStore as _};
 use cloudbase_emulator::{Emulator, EmulatorConfig};
 use futures::StreamExt as _;
 
@@ -79,7 +79,13 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     rt.block_on(async move {
         let http = reqwest::Client::new();
-        let app = CloudBase::builder(&env_id).base_url(&url).timeout(Duration::from_secs(60)).build().expect("app");
+        let store = MemoryStore::new();
+        let app = CloudBase::builder(&env_id)
+            .base_url(&url)
+            .timeout(Duration::from_secs(60))
+            .session_store(store.clone())
+            .build()
+            .expect("app");
         let start_rss = rss_kib();
         let started = Instant::now();
         let scopes: Vec<CloudBase> = (0..n).map(|i| app.session_scope(&format!("user-{i}")).expect("scope")).collect();
@@ -102,6 +108,14 @@ fn main() {
             })
             .sum();
         drop(sessions);
+        // What the in-memory store holds per signed-in user: the stored session (JSON) and the device id.
+        let mut stored_bytes = 0usize;
+        for i in 0..signed {
+            for key in [format!("credentials_{env_id}@user-{i}"), format!("device_id@user-{i}")] {
+                stored_bytes +=
+                    store.get(&key).await.expect("store").map_or(0, |v| v.expose_secret().len() + key.len());
+            }
+        }
 
         // Wait until every session is inside its refresh margin (half its life), then refresh them all.
         tokio::time::sleep(TTL / 2 + Duration::from_secs(1)).await;
@@ -128,6 +142,7 @@ fn main() {
         let tokens_per = token_bytes as f64 / signed as f64;
         println!("  memory per signed:   {signed_per:.0} B, of which token strings {tokens_per:.0} B");
         println!("  beyond the tokens:   {:.0} B", signed_per - tokens_per);
+        println!("  of which MemoryStore's copy: {:.0} B (keys and values)", stored_bytes as f64 / signed as f64);
         println!(
             "refreshed:             {refreshed} in {:.2} s ({REFRESH_CONCURRENCY} at once)",
             refresh.as_secs_f64()
