@@ -44,6 +44,20 @@ impl CloudBase {
     }
 }
 
+/// Counts what is written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A cloud function call being set up; [`send`](Self::send) (or `send_json`, `send_text`) runs it.
 #[must_use = "a call does nothing until it is sent"]
 pub struct CallFunction {
@@ -147,7 +161,9 @@ impl CallFunction {
         let name = CallFunctionName::try_from(self.name.as_str())
             .map_err(|_| Error::invalid("name", "expected ^[a-zA-Z][a-zA-Z0-9_-]{0,58}[a-zA-Z0-9]$"))?;
         let event = self.event?;
-        let size = serde_json::to_vec(&event).map(|v| v.len()).unwrap_or(usize::MAX);
+        // Counted, not kept: the generated client serialises the event again to send it.
+        let mut counter = ByteCounter(0);
+        let size = serde_json::to_writer(&mut counter, &event).map_or(usize::MAX, |()| counter.0);
         if size > MAX_EVENT_BYTES {
             return Err(Error::invalid("data", format!("{size} bytes is over the {MAX_EVENT_BYTES}-byte limit")));
         }
@@ -172,13 +188,14 @@ impl CallFunction {
             let attempt = core.send("call_function", &who, None, &send).await;
             let request_id = attempt.request_id;
             let stream = attempt.result?;
-            let body = stream
+            // The transport read the reply whole (bounded): usually one chunk, taken as is.
+            let mut chunks: Vec<Bytes> = stream
                 .into_inner()
-                .map_ok(|chunk| chunk.to_vec())
-                .try_concat()
+                .try_collect()
                 .await
                 .map_err(|e| Error::from_transport(e, "call_function", request_id.clone()))?;
-            Ok((Bytes::from(body), request_id))
+            let body = if chunks.len() == 1 { chunks.pop().unwrap_or_default() } else { Bytes::from(chunks.concat()) };
+            Ok((body, request_id))
         })
         .await
     }
