@@ -453,6 +453,38 @@ impl Error {
     }
 }
 
+/// Decodes a success body as JSON; the error keeps the body's length, never the body.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    operation: &'static str,
+    status: u16,
+    request_id: Option<String>,
+) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        operation,
+        status,
+        request_id,
+        body_len: body.len(),
+        reason: describe_serde(&e),
+    })
+}
+
+/// Decodes a success body as UTF-8 text.
+pub(crate) fn decode_text(
+    body: bytes::Bytes,
+    operation: &'static str,
+    status: u16,
+    request_id: Option<String>,
+) -> Result<String, Error> {
+    String::from_utf8(body.to_vec()).map_err(|e| Error::Decode {
+        operation,
+        status,
+        request_id,
+        body_len: body.len(),
+        reason: format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
+    })
+}
+
 /// serde's message may quote the offending value (a token); keep only its category and position.
 pub(crate) fn describe_serde(e: &serde_json::Error) -> String {
     use serde_json::error::Category;

@@ -103,26 +103,14 @@ impl ServiceResponse {
     pub async fn text(self) -> Result<String, Error> {
         let (operation, status, request_id) = (self.operation, self.status().as_u16(), self.request_id.clone());
         let body = self.bytes().await?;
-        String::from_utf8(body.to_vec()).map_err(|e| Error::Decode {
-            operation,
-            status,
-            request_id,
-            body_len: e.as_bytes().len(),
-            reason: format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
-        })
+        crate::error::decode_text(body, operation, status, request_id)
     }
 
     /// The body decoded from JSON, read bounded as [`bytes`](Self::bytes).
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
         let (operation, status, request_id) = (self.operation, self.status().as_u16(), self.request_id.clone());
         let body = self.bytes().await?;
-        serde_json::from_slice(&body).map_err(|e| Error::Decode {
-            operation,
-            status,
-            request_id,
-            body_len: body.len(),
-            reason: crate::error::describe_serde(&e),
-        })
+        crate::error::decode_json(&body, operation, status, request_id)
     }
 
     /// The body as a stream of chunks as they arrive, never held whole (downloads of any size).

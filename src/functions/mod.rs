@@ -128,13 +128,7 @@ impl CallFunction {
     /// Sends the call and decodes the reply as `T`.
     pub async fn send<T: DeserializeOwned>(self) -> Result<FunctionResult<T>, Error> {
         let (body, request_id) = self.send_bytes().await?;
-        let result = serde_json::from_slice(&body).map_err(|e| Error::Decode {
-            operation: "call_function",
-            status: 200,
-            request_id: request_id.clone(),
-            body_len: body.len(),
-            reason: crate::error::describe_serde(&e),
-        })?;
+        let result = crate::error::decode_json(&body, "call_function", 200, request_id.clone())?;
         Ok(FunctionResult { result, request_id })
     }
 
@@ -146,13 +140,7 @@ impl CallFunction {
     /// Sends the call; the reply as text (a function may answer `text/plain`).
     pub async fn send_text(self) -> Result<FunctionResult<String>, Error> {
         let (body, request_id) = self.send_bytes().await?;
-        let result = String::from_utf8(body.to_vec()).map_err(|e| Error::Decode {
-            operation: "call_function",
-            status: 200,
-            request_id: request_id.clone(),
-            body_len: body.len(),
-            reason: format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()),
-        })?;
+        let result = crate::error::decode_text(body, "call_function", 200, request_id.clone())?;
         Ok(FunctionResult { result, request_id })
     }
 
