@@ -22,6 +22,7 @@ const AUTH_SPEC: &str = include_str!("../openapi/auth.yaml");
 const FUNCTIONS_SPEC: &str = include_str!("../openapi/functions.yaml");
 const CLOUDRUN_SPEC: &str = include_str!("../openapi/cloudrun.yaml");
 const APIS_SPEC: &str = include_str!("../openapi/apis.yaml");
+const STORAGE_SPEC: &str = include_str!("../openapi/storage.yaml");
 
 /// One embedded spec, parsed once per process.
 macro_rules! embedded_contract {
@@ -298,6 +299,10 @@ impl Contract {
         /// The APIs spec (`openapi/apis.yaml`).
         apis, APIS_SPEC, "openapi/apis.yaml"
     );
+    embedded_contract!(
+        /// The cloud storage spec (`openapi/storage.yaml`).
+        storage, STORAGE_SPEC, "openapi/storage.yaml"
+    );
 
     /// The embedded spec that covers a request path (`/auth/v1/...`, `/v1/functions/...`, ...), if any.
     pub fn for_path(path: &str) -> Option<&'static Contract> {
@@ -310,6 +315,8 @@ impl Contract {
             Some(Self::cloudrun())
         } else if path.starts_with("/v1/apis/") {
             Some(Self::apis())
+        } else if path.starts_with("/v1/storages/") {
+            Some(Self::storage())
         } else {
             None
         }

@@ -1,4 +1,4 @@
-//! Checks of `openapi/functions.yaml`, `cloudrun.yaml` and `apis.yaml` themselves: every `$ref` resolves, every
+//! Checks of `openapi/functions.yaml`, `cloudrun.yaml`, `apis.yaml` and `storage.yaml` themselves: every `$ref` resolves, every
 //! example validates, every endpoint of the reference is present, and the contract validator matches the
 //! rest-of-path of cloud run and APIs.
 #![cfg(feature = "contract")]
@@ -8,8 +8,13 @@ use serde_json::json;
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-fn specs() -> [(&'static str, &'static Contract); 3] {
-    [("functions", Contract::functions()), ("cloudrun", Contract::cloudrun()), ("apis", Contract::apis())]
+fn specs() -> [(&'static str, &'static Contract); 4] {
+    [
+        ("functions", Contract::functions()),
+        ("cloudrun", Contract::cloudrun()),
+        ("apis", Contract::apis()),
+        ("storage", Contract::storage()),
+    ]
 }
 
 #[test]
@@ -61,4 +66,31 @@ fn the_function_contract_checks_names_bodies_and_replies() {
     let envelope = json!({"code": "FUNCTION_NOT_FOUND", "message": "no", "requestId": "r"});
     assert!(c.validate_response("POST", "/v1/functions/sum", 404, Some(&envelope)).is_ok());
     assert!(c.validate_response("POST", "/v1/functions/sum", 404, Some(&json!({"message": 7}))).is_err());
+}
+
+#[test]
+fn the_storage_contract_checks_batches_and_items() {
+    let c = Contract::storage();
+    for (path, id) in [
+        ("/v1/storages/get-objects-upload-info", "get_objects_upload_info"),
+        ("/v1/storages/get-objects-download-info", "get_objects_download_info"),
+        ("/v1/storages/delete-objects", "delete_objects"),
+        ("/v1/storages/copy-objects", "copy_objects"),
+    ] {
+        assert_eq!(c.find_operation("POST", path).map(|o| o.operation_id), Some(id));
+        assert_eq!(Contract::for_path(path).map(|c| c as *const _), Some(Contract::storage() as *const _));
+    }
+    let upload = "/v1/storages/get-objects-upload-info";
+    assert!(c.validate_request("POST", upload, "", Some(&json!([{"objectId": "a/b.txt"}]))).is_ok());
+    assert!(c.validate_request("POST", upload, "", Some(&json!({"objectId": "a"}))).is_err(), "a batch is an array");
+    assert!(c.validate_request("POST", upload, "", Some(&json!([]))).is_err(), "an empty batch");
+    assert!(c.validate_request("POST", upload, "", Some(&json!([{"objectId": ""}]))).is_err());
+    // An item is a success or an error, never a half of each.
+    let download = "/v1/storages/get-objects-download-info";
+    let ok = json!([{"cloudObjectId": "cloud://e.b/x", "downloadUrl": "http://h/x"}, {"code": "OBJECT_NOT_EXIST"}]);
+    assert!(c.validate_response("POST", download, 200, Some(&ok)).is_ok());
+    assert!(c.validate_response("POST", download, 200, Some(&json!([{"cloudObjectId": "cloud://e.b/x"}]))).is_err());
+    assert!(c.validate_response("POST", download, 200, Some(&json!({"code": "X"}))).is_err());
+    let envelope = json!({"code": "OBJECT_BATCH_TOO_LARGE", "message": "no", "requestId": "r"});
+    assert!(c.validate_response("POST", download, 400, Some(&envelope)).is_ok());
 }

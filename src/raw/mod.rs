@@ -78,4 +78,6 @@ raw_clients! {
     cloudrun: GATEWAY,
     /// APIs, the API connectors (`openapi/apis.yaml`).
     apis: GATEWAY,
+    /// Cloud storage (`openapi/storage.yaml`): the four batch operations on the gateway.
+    storage: GATEWAY,
 }
