@@ -111,6 +111,18 @@ pub enum Error {
     /// The session store failed.
     #[error("session store: {0}")]
     Storage(String),
+    /// A local file or stream of a transfer could not be read or written (an upload's source, a download's
+    /// destination).
+    #[error("{operation}: {what}: {source}")]
+    Io {
+        /// The operation.
+        operation: &'static str,
+        /// What was being done, e.g. `reading the source`.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
 }
 
 /// An error answered by the CloudBase service.
@@ -291,6 +303,16 @@ error_codes! {
     ServiceChargeOverdue = "SERVICE_CHARGE_OVERDUE",
     /// APIs: no API connector of that label (the emulator's code; the service documents none).
     ApiNotFound = "API_NOT_FOUND",
+    /// Storage: refused by the storage permissions or security rules.
+    StorageExceedAuthority = "STORAGE_EXCEED_AUTHORITY",
+    /// Storage: the object store's operation failed.
+    CosActionFailed = "COS_ACTION_FAILED",
+    /// Storage: no such object.
+    ObjectNotExist = "OBJECT_NOT_EXIST",
+    /// Storage: the object exists already (a copy without overwrite).
+    ObjectAlreadyExist = "OBJECT_ALREADY_EXIST",
+    /// Storage: too many objects in one request.
+    ObjectBatchTooLarge = "OBJECT_BATCH_TOO_LARGE",
 }
 
 impl fmt::Display for ErrorCode {
@@ -378,6 +400,10 @@ impl Error {
 
     pub(crate) fn storage(e: impl fmt::Display) -> Self {
         Error::Storage(e.to_string())
+    }
+
+    pub(crate) fn io(operation: &'static str, what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { operation, what: what.into(), source: Arc::new(source) }
     }
 
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {

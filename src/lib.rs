@@ -12,6 +12,7 @@ mod error;
 mod functions;
 pub mod raw;
 mod secret;
+pub mod storage;
 mod validate;
 
 /// Internal paths kept for the modules that name them.
@@ -45,4 +46,5 @@ pub use functions::{CallFunction, FunctionResult, MAX_EVENT_BYTES};
 /// HTTP types used by the service builders (`Method`, `StatusCode`, `HeaderMap`).
 pub use http;
 pub use secret::Secret;
+pub use storage::Storage;
 pub use validate::format_phone;

@@ -65,7 +65,8 @@ pub fn assert_contract(emu: &EmulatorHandle) {
     let mut violations = Vec::new();
     let exchanges = emu.exchanges();
     for x in &exchanges {
-        if x.fault {
+        // The object store's signed transfers are not a CloudBase API (no spec); the storage tests check them.
+        if x.fault || x.path.starts_with("/_cos/") {
             continue;
         }
         let Some(contract) = Contract::for_path(&x.path) else {
