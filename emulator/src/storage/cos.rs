@@ -28,6 +28,8 @@ use crate::util::{http_date, parse_query, percent_decode, unix_secs};
 pub(crate) const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
 /// Bytes read from disk per body frame.
 const CHUNK: usize = 64 * 1024;
+/// How long a cut download waits, its bytes sent, before it fails.
+const CUT_PAUSE: Duration = Duration::from_millis(50);
 
 /// The object store as mounted by [`crate::service::SERVICES`].
 pub(crate) const SERVICE: Service = Service {
@@ -233,7 +235,7 @@ async fn serve(AxumState(state): AxumState<Arc<State>>, request: Request, head: 
             return fail(500, "InternalError", &format!("cannot read the object: {e}"));
         }
         let cut = state.storage.take_cut();
-        Body::new(FileBody { file, remaining: len, cut, buf: vec![0; CHUNK] })
+        Body::new(FileBody { file, remaining: len, cut, pause: None, buf: vec![0; CHUNK] })
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -262,6 +264,9 @@ struct FileBody {
     file: tokio::fs::File,
     remaining: u64,
     cut: Option<u64>,
+    /// Before failing at the cut: hyper flushes what it has written only when the body is pending, and
+    /// drops unflushed bytes on an error, so the client would see no response at all without it.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
     buf: Vec<u8>,
 }
 
@@ -275,10 +280,10 @@ impl hyper::body::Body for FileBody {
             return Poll::Ready(None);
         }
         if this.cut == Some(0) {
-            return Poll::Ready(Some(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "download cut by the emulator",
-            ))));
+            let pause = this.pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(CUT_PAUSE)));
+            ready!(pause.as_mut().poll(cx));
+            let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "download cut by the emulator");
+            return Poll::Ready(Some(Err(cut)));
         }
         let want = this.remaining.min(this.cut.unwrap_or(u64::MAX)).min(CHUNK as u64) as usize;
         let mut read = ReadBuf::new(&mut this.buf[..want]);
