@@ -41,6 +41,8 @@ pub(crate) enum ErrorStyle {
     Auth,
     /// The gateway envelope `{code, message, requestId}`.
     Gateway,
+    /// The object store's XML `<Error>` document (the `/_cos` routes).
+    Cos,
 }
 
 /// A service: its operations and the router that serves them.

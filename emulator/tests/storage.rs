@@ -506,3 +506,16 @@ async fn a_configured_directory_keeps_the_objects_and_reset_empties_it() {
     let out = items(&emu, "get-objects-download-info", &token, json!([{"cloudObjectId": file_id(&emu, "kept.txt")}]));
     assert_eq!(code(&out.await[0]), "OBJECT_NOT_EXIST");
 }
+
+#[tokio::test]
+async fn object_route_faults_are_cos_errors() {
+    let emu = start().await;
+    let (token, _) = anonymous(&emu).await;
+    upload(&emu, &token, "f.txt", b"f".to_vec(), "text/plain").await;
+    let url = download_url(&emu, &token, "f.txt").await;
+    emu.inject_fault("cos_get_object", cloudbase_emulator::Fault::Status500, 1);
+    let message = cos_error(http().get(&url).send().await.unwrap(), 500, "InternalError").await;
+    assert!(message.starts_with("injected fault"), "{message}");
+    assert_eq!(http().get(&url).send().await.unwrap().text().await.unwrap(), "f");
+    assert_eq!(emu.count("cos_get_object"), 2);
+}

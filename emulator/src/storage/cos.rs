@@ -20,6 +20,7 @@ use super::keys::{bucket, key_problem};
 use super::sign::{download_signature, meta_owner, parse_authorization, same, upload_signature, upload_token};
 use super::store::PutError;
 use crate::gateway::{RequestId, header_string};
+use crate::reply::cos_error;
 use crate::service::{BodyPolicy, ErrorStyle, Operation, Service};
 use crate::state::State;
 use crate::util::{http_date, parse_query, percent_decode, unix_secs};
@@ -35,7 +36,7 @@ const CUT_PAUSE: Duration = Duration::from_millis(50);
 pub(crate) const SERVICE: Service = Service {
     base: "/_cos",
     body: BodyPolicy::Streamed(MAX_OBJECT),
-    errors: ErrorStyle::Gateway,
+    errors: ErrorStyle::Cos,
     operations: &[
         Operation { method: "PUT", path: "/{bucket}/{*key}", id: "cos_put_object" },
         Operation { method: "GET", path: "/{bucket}/{*key}", id: "cos_get_object" },
@@ -54,28 +55,6 @@ async fn get_object(state: AxumState<Arc<State>>, request: Request) -> Response<
 
 async fn head_object(state: AxumState<Arc<State>>, request: Request) -> Response<Body> {
     serve(state, request, true).await
-}
-
-/// A COS error document (no body for `HEAD`).
-fn cos_error(status: u16, code: &str, message: &str, request_id: &str, head: bool) -> Response<Body> {
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::from(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{code}</Code>\n  <Message>{}</Message>\n  \
-             <RequestId>{}</RequestId>\n</Error>",
-            xml_escape(message),
-            xml_escape(request_id)
-        ))
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-    response
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The request's key, decoded, if the bucket is this environment's and the key valid; else the error's
