@@ -60,6 +60,10 @@ pub(crate) fn router() -> Router<Arc<State>> {
             "/_emulator/tickets",
             post(|AxumState(state): St, body: Bytes| async move { done(create_ticket(&state, &body)) }),
         )
+        .route(
+            "/_emulator/storage/cut-download",
+            post(|AxumState(state): St, body: Bytes| async move { done(cut_download(&state, &body)) }),
+        )
         .route("/_emulator/captcha", get(|AxumState(state): St| async move { captcha_list(&state) }))
         .route(
             "/_emulator/reset",
@@ -186,6 +190,14 @@ fn inject_fault(state: &State, body: &[u8]) -> Reply {
     Ok(json_response(200, &json!({})))
 }
 
+fn cut_download(state: &State, body: &[u8]) -> Reply {
+    let map = object(body)?;
+    let after = u64_field(&map, "after_bytes")?
+        .ok_or_else(|| ApiError::invalid_argument("after_bytes (a non-negative integer) is required"))?;
+    state.storage.cut_next_download(after);
+    Ok(json_response(200, &json!({})))
+}
+
 fn create_user(state: &State, body: &[u8]) -> Reply {
     let map = object(body)?;
     let user: NewUser = serde_json::from_value(Value::Object(map))
@@ -215,6 +227,7 @@ fn config_json(c: &EmulatorConfig) -> Value {
         "captcha_after_failed_passwords": c.captcha_after_failed_passwords,
         "anonymous_enabled": c.anonymous_enabled,
         "print_codes": c.print_codes,
+        "storage_url_ttl_secs": c.storage_url_ttl.as_secs(),
     })
 }
 
@@ -249,6 +262,7 @@ fn update_config(state: &State, body: &[u8]) -> Reply {
             "code_ttl_secs" => config.code_ttl = secs_of(key)?,
             "anonymous_enabled" => config.anonymous_enabled = bool_of(key)?,
             "print_codes" => config.print_codes = bool_of(key)?,
+            "storage_url_ttl_secs" => config.storage_url_ttl = secs_of(key)?,
             other => return Err(ApiError::invalid_argument(format!("unknown or read-only config key {other:?}"))),
         }
     }

@@ -1,7 +1,9 @@
 //! `cloudbase-emulator`: a local implementation of the CloudBase auth HTTP API (`/auth/v1/...`, every
 //! operation of `openapi/auth.yaml`) with real state, plus cloud functions (`/v1/functions`), cloud run
 //! (`/v1/cloudrun`) and APIs (`/v1/apis`) registered with [`Emulator::builder`] (in-process handlers or local
-//! servers to forward to), for tests, examples and offline development.
+//! servers to forward to), and cloud storage (`/v1/storages`, `openapi/storage.yaml`, with the objects
+//! uploaded and downloaded through signed URLs under `/_cos`, kept in [`EmulatorConfig::storage_dir`]), for
+//! tests, examples and offline development.
 //!
 //! It stands on the spec and the reference notes alone (it does not use the `cloudbase` crate), so it can
 //! catch the SDK's mistakes. Start it in-process:
@@ -35,6 +37,7 @@ mod reply;
 mod server;
 mod service;
 mod state;
+mod storage;
 mod util;
 
 pub use crate::gateway::Caller;
@@ -42,6 +45,7 @@ pub use crate::registry::{EmulatorBuilder, FunctionError, FunctionReply, LATEST,
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -104,6 +108,11 @@ pub struct EmulatorConfig {
     /// Whether a refresh grant rotates the refresh token (default true, as CloudBase does). `false`: the
     /// reply carries no `refresh_token` and the old one stays valid, which RFC 6749 section 6 allows.
     pub rotate_refresh_tokens: bool,
+    /// Where cloud storage keeps its objects (created if missing; `reset` deletes the objects in it, other
+    /// files stay). `None` (default): a temporary directory deleted when the emulator is dropped.
+    pub storage_dir: Option<PathBuf>,
+    /// Lifetime of the upload and download URLs cloud storage hands out. Default 2 hours.
+    pub storage_url_ttl: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -124,6 +133,8 @@ impl Default for EmulatorConfig {
             password_hashing: PasswordHashing::Fast,
             client_secret: None,
             publishable_key: None,
+            storage_dir: None,
+            storage_url_ttl: Duration::from_secs(7200),
         }
     }
 }
@@ -402,6 +413,17 @@ impl EmulatorHandle {
     /// Changes any run-time setting (`env_id`, `bind` and `users` changes have no effect).
     pub fn update_config(&self, change: impl FnOnce(&mut EmulatorConfig)) {
         self.inner.state.update_config(change);
+    }
+
+    /// The directory cloud storage keeps its objects in ([`EmulatorConfig::storage_dir`], or the temporary one).
+    pub fn storage_dir(&self) -> PathBuf {
+        self.inner.state.storage.dir().to_owned()
+    }
+
+    /// Makes the next object download (`GET` of a `downloadUrl`) announce the whole `Content-Length`, send
+    /// `after_bytes` bytes, then drop the connection: a client sees a truncated body.
+    pub fn cut_next_download(&self, after_bytes: u64) {
+        self.inner.state.storage.cut_next_download(after_bytes);
     }
 
     /// Stops the server (for every clone of this handle) and waits until it has stopped.

@@ -1,8 +1,9 @@
-//! `cloudbase-emulator`: runs the local CloudBase (auth, and cloud functions, cloud run services and APIs
-//! forwarded to local servers) until Ctrl-C.
+//! `cloudbase-emulator`: runs the local CloudBase (auth, cloud storage, and cloud functions, cloud run
+//! services and APIs forwarded to local servers) until Ctrl-C.
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ fn command() -> Command {
     Command::new("cloudbase-emulator")
         .about(
             "A local CloudBase (auth at /auth/v1, cloud functions at /v1/functions, cloud run at /v1/cloudrun, APIs \
-             at /v1/apis) for tests, examples and offline development",
+             at /v1/apis, cloud storage at /v1/storages) for tests, examples and offline development",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
@@ -53,6 +54,13 @@ fn command() -> Command {
                 .value_name("N")
                 .value_parser(value_parser!(u32))
                 .help("Require a captcha after N code requests from one device id"),
+        )
+        .arg(
+            Arg::new("storage-dir")
+                .long("storage-dir")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help("Keep cloud storage objects in DIR (created if missing) [default: a temporary directory]"),
         )
         .arg(Arg::new("no-anonymous").long("no-anonymous").action(ArgAction::SetTrue).help("Disable anonymous sign-in"))
         .arg(forward_arg("function", "Serve cloud function NAME by POSTing its event JSON to URL (repeatable)"))
@@ -106,6 +114,7 @@ async fn main() -> ExitCode {
         print_codes: !args.get_flag("quiet"),
         anonymous_enabled: !args.get_flag("no-anonymous"),
         captcha_after_code_requests: args.get_one::<u32>("captcha-after-code-requests").copied(),
+        storage_dir: args.get_one::<PathBuf>("storage-dir").cloned(),
         ..EmulatorConfig::default()
     };
     if let Some(secs) = args.get_one::<u64>("access-token-ttl") {
@@ -143,7 +152,8 @@ async fn main() -> ExitCode {
     println!("cloudbase-emulator listening on {}", emulator.url());
     println!(
         "cloudbase-emulator env {} (auth API at {url}/auth/v1, functions at {url}/v1/functions, cloud run at \
-         {url}/v1/cloudrun, APIs at {url}/v1/apis, test controls at {url}/_emulator)",
+         {url}/v1/cloudrun, APIs at {url}/v1/apis, cloud storage at {url}/v1/storages, test controls at \
+         {url}/_emulator)",
         emulator.env_id(),
         url = emulator.url(),
     );

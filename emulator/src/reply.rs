@@ -22,3 +22,25 @@ pub(crate) fn text_response(status: u16, content_type: &'static str, body: impl 
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
+
+/// A COS error document (no body for `HEAD`).
+pub(crate) fn cos_error(status: u16, code: &str, message: &str, request_id: &str, head: bool) -> Response<Body> {
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>{code}</Code>\n  <Message>{}</Message>\n  \
+             <RequestId>{}</RequestId>\n</Error>",
+            xml_escape(message),
+            xml_escape(request_id)
+        ))
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    response
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::state::State;
-use crate::{apis, auth, cloudrun, functions};
+use crate::{apis, auth, cloudrun, functions, storage};
 
 /// One operation of a service: the spec's method, path and `operationId`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub(crate) enum ErrorStyle {
     Auth,
     /// The gateway envelope `{code, message, requestId}`.
     Gateway,
+    /// The object store's XML `<Error>` document (the `/_cos` routes).
+    Cos,
 }
 
 /// A service: its operations and the router that serves them.
@@ -59,7 +61,14 @@ pub(crate) struct Service {
 }
 
 /// Every service, mounted in this order.
-pub(crate) const SERVICES: &[&Service] = &[&auth::SERVICE, &functions::SERVICE, &cloudrun::SERVICE, &apis::SERVICE];
+pub(crate) const SERVICES: &[&Service] = &[
+    &auth::SERVICE,
+    &functions::SERVICE,
+    &cloudrun::SERVICE,
+    &apis::SERVICE,
+    &storage::SERVICE,
+    &storage::COS_SERVICE,
+];
 
 /// The service whose base the request path is under.
 pub(crate) fn service_of(path: &str) -> Option<&'static Service> {
@@ -142,6 +151,11 @@ mod tests {
         assert_eq!(route("HEAD", "/v1/apis/label/x"), Some("call_api_head"));
         assert_eq!(service_of("/v1/cloudrun/x").map(|s| s.base), Some("/v1/cloudrun"));
         assert_eq!(service_of("/v1/cloudrunx").map(|s| s.base), None);
+        assert_eq!(route("POST", "/v1/storages/copy-objects"), Some("copy_objects"));
+        assert_eq!(route("PUT", "/_cos/b/a"), Some("cos_put_object"));
+        assert_eq!(route("GET", "/_cos/b/a/b/c"), Some("cos_get_object"));
+        assert_eq!(route("HEAD", "/_cos/b/a"), Some("cos_head_object"));
+        assert_eq!(route("GET", "/_cos/b"), None);
     }
 
     #[test]

@@ -441,6 +441,8 @@ pub(crate) struct State {
     pub kid: String,
     /// The functions, cloud run services and APIs registered at start (kept by `reset`).
     pub targets: crate::registry::Targets,
+    /// Cloud storage's objects.
+    pub storage: crate::storage::Store,
     initial: EmulatorConfig,
     core: Mutex<Core>,
     logs: Mutex<Logs>,
@@ -453,12 +455,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl State {
     pub fn new(config: EmulatorConfig, url: String) -> Result<Self, String> {
+        let storage = crate::storage::Store::new(config.storage_dir.clone())
+            .map_err(|e| format!("storage directory {:?}: {e}", config.storage_dir))?;
         let state = Self {
             env_id: config.env_id.clone(),
             url,
             jwt_key: util::random_bytes::<32>(),
             kid: util::random_hex::<8>(),
             targets: Default::default(),
+            storage,
             initial: config.clone(),
             core: Mutex::new(Core { config, clock_offset: Duration::ZERO, db: Db::default(), next_user: 0 }),
             logs: Mutex::default(),
@@ -489,6 +494,7 @@ impl State {
         }
         *lock(&self.logs) = Logs::default();
         lock(&self.faults).clear();
+        self.storage.reset();
         // The seed users were valid at start, so they are valid again.
         let _ = self.seed();
     }

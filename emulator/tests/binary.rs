@@ -276,3 +276,35 @@ async fn binary_rejects_bad_forward_flags() {
         assert!(String::from_utf8_lossy(&output.stderr).contains(args[0]), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn binary_keeps_storage_objects_in_the_storage_dir() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("objects");
+    let mut emu = start(&["--storage-dir", dir.to_str().unwrap()]).await;
+    emu.line_with("cloud storage at").await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build().unwrap();
+    let (status, tokens) =
+        post(&http, &format!("{}/auth/v1/signin/anonymously", emu.url), json!({}), &[("x-device-id", DEVICE)]).await;
+    assert_eq!(status, 200);
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let body = json!([{"objectId": "kept.txt"}]);
+    let (status, info) =
+        post(&http, &format!("{}/v1/storages/get-objects-upload-info", emu.url), body, &[("authorization", &bearer)])
+            .await;
+    assert_eq!(status, 200);
+    let info = &info[0];
+    let response = http
+        .put(info["uploadUrl"].as_str().unwrap())
+        .header("authorization", info["authorization"].as_str().unwrap())
+        .header("x-cos-security-token", info["token"].as_str().unwrap())
+        .header("x-cos-meta-fileid", info["cloudObjectMeta"].as_str().unwrap())
+        .body("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    emu.child.kill().await.unwrap();
+    // The objects outlive the process.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+}

@@ -112,8 +112,11 @@ async fn test_controls_accept_a_trailing_slash_and_list_every_operation() {
     let emu = Emulator::start().await.unwrap();
     let info: Value = http().get(format!("{}/_emulator/", emu.url())).send().await.unwrap().json().await.unwrap();
     let operations = info["operations"].as_array().unwrap();
-    // auth 29, functions 1, cloud run and APIs 7 methods x 3 templates each.
-    assert_eq!(operations.len(), 29 + 1 + 21 + 21);
+    // auth 29, functions 1, cloud run and APIs 7 methods x 3 templates each, storage 4, its object routes 3.
+    assert_eq!(operations.len(), 29 + 1 + 21 + 21 + 4 + 3);
+    assert!(operations.contains(&json!({
+        "method": "PUT", "path": "/_cos/{bucket}/{*key}", "operation_id": "cos_put_object"
+    })));
     assert!(operations.contains(&json!({
         "method": "POST", "path": "/v1/functions/{name}", "operation_id": "call_function"
     })));

@@ -11,7 +11,7 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 
 use crate::Fault;
-use crate::reply::{json_response, text_response};
+use crate::reply::{cos_error, json_response, text_response};
 use crate::service::ErrorStyle;
 use crate::state::ApiError;
 
@@ -41,6 +41,10 @@ pub(super) fn plan(fault: Option<Fault>, style: ErrorStyle, request_id: &str) ->
             let body = match style {
                 ErrorStyle::Auth => ApiError::internal("injected fault: internal error").body(),
                 ErrorStyle::Gateway => gateway_error("injected fault: internal error"),
+                ErrorStyle::Cos => {
+                    let message = "injected fault: internal error";
+                    return Plan::Answer(cos_error(500, "InternalError", message, request_id, false), None);
+                }
             };
             Plan::Answer(json_response(500, &body), Some(body))
         }
@@ -68,6 +72,10 @@ pub(super) fn plan(fault: Option<Fault>, style: ErrorStyle, request_id: &str) ->
                     "error_description": "injected fault: an error body with HTTP 200",
                 }),
                 ErrorStyle::Gateway => gateway_error("injected fault: an error body with HTTP 200"),
+                ErrorStyle::Cos => {
+                    let message = "injected fault: an error body with HTTP 200";
+                    return Plan::Answer(cos_error(200, "InternalError", message, request_id, false), None);
+                }
             };
             Plan::Answer(json_response(200, &body), Some(body))
         }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 pub(crate) use self::fault::CloseConnection;
 use self::fault::Plan;
 pub use self::token::Caller;
-use crate::reply::{error_response, json_response, text_response};
+use crate::reply::{cos_error, error_response, json_response, text_response};
 use crate::service::{BodyPolicy, ErrorStyle};
 use crate::state::{ApiError, State};
 use crate::{Exchange, service, util};
@@ -68,6 +68,13 @@ pub(crate) async fn edge(mut request: Request, next: Next) -> Response<Body> {
             "EXCEED_MAX_PAYLOAD_SIZE",
             &format!("request body larger than the limit of {limit} bytes"),
             &request_id,
+        ),
+        ErrorStyle::Cos => cos_error(
+            413,
+            "EntityTooLarge",
+            &format!("request body larger than the limit of {limit} bytes"),
+            &request_id,
+            false,
         ),
     };
     let mut response = if is_preflight {

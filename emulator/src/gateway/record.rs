@@ -21,9 +21,12 @@ const SECRET_PARAMS: &[&str] = &[
     "verification_token",
     "verification_code",
     "client_secret",
+    // A storage download URL's signature.
+    "sign",
 ];
 /// Headers that never reach the request log.
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "x-captcha-token", "cookie"];
+const SECRET_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "x-captcha-token", "cookie", "x-cos-security-token"];
 
 pub(super) fn recorded_request(parts: &Parts, body: Option<&Value>, operation: Option<&str>) -> RecordedRequest {
     RecordedRequest {
