@@ -78,6 +78,11 @@ fn settings() -> GenerationSettings {
         .with_derive("PartialEq")
         // Every spec's error body is the one hand-owned type: one `Error::from_raw` for every service.
         .with_replacement("ErrorBody", "crate::core::ErrorBody", std::iter::empty())
+        // MySQL filters are query parameters named by the caller (a name may repeat), and row bodies are the
+        // caller's own serde types serialised once: both are hand-owned types.
+        .with_replacement("RdbFilters", "crate::mysql::Filters", std::iter::empty())
+        .with_replacement("RdbRowsBody", "crate::mysql::JsonBody", std::iter::empty())
+        .with_replacement("RdbPatchBody", "crate::mysql::JsonBody", std::iter::empty())
         .with_conversion(secret, "crate::Secret", std::iter::empty());
     settings
 }
@@ -86,7 +91,7 @@ pub fn generate(spec_path: &Path) -> Result<String, String> {
     let text = fs::read_to_string(spec_path).map_err(|e| format!("cannot read: {e}"))?;
     let spec: OpenAPI = serde_norway::from_str(&text).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
     check_operations(&spec)?;
-    let spec = without_options(spec);
+    let spec = raw_bodies(without_options(spec));
 
     let tokens = match run_generator(&spec) {
         Ok(tokens) => tokens,
@@ -133,6 +138,47 @@ fn without_options(mut spec: OpenAPI) -> OpenAPI {
     for item in spec.paths.paths.values_mut() {
         if let openapiv3::ReferenceOr::Item(item) = item {
             item.options = None;
+        }
+    }
+    spec
+}
+
+/// The extension that marks a response whose body the client reads as bytes: its shape depends on the request
+/// (an array, or an object under `Accept: application/vnd.pgrst.object+json`) or it may be empty. The spec
+/// keeps every media type and schema (the contract validator checks them); only the generator stops seeing
+/// `application/json`, so the generated call answers a byte stream the facade decodes once, into the caller's
+/// type.
+const RAW_BODY: &str = "x-cloudbase-raw-body";
+
+fn raw_bodies(mut spec: OpenAPI) -> OpenAPI {
+    let strip = |response: &mut openapiv3::Response| {
+        if response.extensions.get(RAW_BODY) == Some(&serde_json::Value::Bool(true)) {
+            let is_json =
+                |media_type: &str| media_type == "application/json" || media_type.starts_with("application/json;");
+            response.content.retain(|media_type, _| !is_json(media_type));
+            if response.content.is_empty() {
+                response.content.insert("*/*".to_owned(), openapiv3::MediaType::default());
+            }
+        }
+    };
+    if let Some(components) = spec.components.as_mut() {
+        for response in components.responses.values_mut() {
+            if let openapiv3::ReferenceOr::Item(response) = response {
+                strip(response);
+            }
+        }
+    }
+    for item in spec.paths.paths.values_mut() {
+        if let openapiv3::ReferenceOr::Item(item) = item {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.head, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    if let openapiv3::ReferenceOr::Item(response) = response {
+                        strip(response);
+                    }
+                }
+            }
         }
     }
     spec

@@ -23,6 +23,8 @@ const FUNCTIONS_SPEC: &str = include_str!("../openapi/functions.yaml");
 const CLOUDRUN_SPEC: &str = include_str!("../openapi/cloudrun.yaml");
 const APIS_SPEC: &str = include_str!("../openapi/apis.yaml");
 const STORAGE_SPEC: &str = include_str!("../openapi/storage.yaml");
+const MYSQL_SPEC: &str = include_str!("../openapi/mysql.yaml");
+const MODEL_SPEC: &str = include_str!("../openapi/model.yaml");
 
 /// One embedded spec, parsed once per process.
 macro_rules! embedded_contract {
@@ -234,6 +236,9 @@ enum Body {
     NoJson,
     /// A JSON media type, with its schema when it has one.
     Json(Option<Compiled>),
+    /// As `Json`, or no body at all: a response marked `x-cloudbase-raw-body`, whose body depends on the
+    /// request (`Prefer: return=minimal` answers none).
+    JsonOrEmpty(Option<Compiled>),
 }
 
 struct RequestBody {
@@ -303,6 +308,14 @@ impl Contract {
         /// The cloud storage spec (`openapi/storage.yaml`).
         storage, STORAGE_SPEC, "openapi/storage.yaml"
     );
+    embedded_contract!(
+        /// The MySQL RESTful spec (`openapi/mysql.yaml`).
+        mysql, MYSQL_SPEC, "openapi/mysql.yaml"
+    );
+    embedded_contract!(
+        /// The data model, data source and SQL command spec (`openapi/model.yaml`).
+        model, MODEL_SPEC, "openapi/model.yaml"
+    );
 
     /// The embedded spec that covers a request path (`/auth/v1/...`, `/v1/functions/...`, ...), if any.
     pub fn for_path(path: &str) -> Option<&'static Contract> {
@@ -317,6 +330,10 @@ impl Contract {
             Some(Self::apis())
         } else if path.starts_with("/v1/storages/") {
             Some(Self::storage())
+        } else if path.starts_with("/v1/rdb/rest/") {
+            Some(Self::mysql())
+        } else if path.starts_with("/v1/model/") {
+            Some(Self::model())
         } else {
             None
         }
@@ -490,8 +507,10 @@ impl Contract {
                     "request.body",
                     format!("the spec's requestBody refers to `{reference}`, which does not resolve"),
                 )),
-                Body::NoJson | Body::Json(None) => {}
-                Body::Json(Some(schema)) => violations.extend(schema.check(&self.components, "request.body", body)),
+                Body::NoJson | Body::Json(None) | Body::JsonOrEmpty(None) => {}
+                Body::Json(Some(schema)) | Body::JsonOrEmpty(Some(schema)) => {
+                    violations.extend(schema.check(&self.components, "request.body", body))
+                }
             },
         }
         into_result(violations)
@@ -532,7 +551,9 @@ impl Contract {
                 "response.body",
                 format!("the spec's response `{key}` refers to `{reference}`, which does not resolve"),
             )],
-            (Body::NoJson, _) | (Body::Json(None), Some(_)) => Vec::new(),
+            (Body::NoJson, _)
+            | (Body::Json(None) | Body::JsonOrEmpty(None), Some(_))
+            | (Body::JsonOrEmpty(_), None) => Vec::new(),
             (Body::Json(_), None) if status >= 500 => Vec::new(),
             (Body::Json(_), None) => {
                 vec![Violation::new(
@@ -540,7 +561,7 @@ impl Contract {
                     format!("the body is not JSON, but response `{key}` declares JSON"),
                 )]
             }
-            (Body::Json(Some(schema)), Some(body)) => {
+            (Body::Json(Some(schema)) | Body::JsonOrEmpty(Some(schema)), Some(body)) => {
                 let violations = schema.check(&self.components, "response.body", body);
                 if !violations.is_empty() && (200..300).contains(&status) && body.get("error").is_some() {
                     let as_error = op.response(400).and_then(|(_, error)| match error {
@@ -1036,11 +1057,19 @@ fn is_json_media_type(media_type: &str) -> bool {
 }
 
 /// The JSON media type of a `content` map: its schema, converted.
+/// The JSON media types of a `content` map: their schema, converted (a body may match any of them when there
+/// are several, as an array under `application/json` and an object under `application/vnd.pgrst.object+json`).
 fn json_content(content: Option<&Value>) -> Body {
     let Some(Value::Object(content)) = content else { return Body::NoJson };
-    match content.iter().find(|(media_type, _)| is_json_media_type(media_type)) {
-        Some((_, media)) => Body::Json(media.get("schema").map(|s| Compiled::new(convert_schema(s)))),
-        None => Body::NoJson,
+    let media: Vec<&Value> =
+        content.iter().filter(|(media_type, _)| is_json_media_type(media_type)).map(|(_, media)| media).collect();
+    match media.as_slice() {
+        [] => Body::NoJson,
+        [one] => Body::Json(one.get("schema").map(|s| Compiled::new(convert_schema(s)))),
+        several => {
+            let schemas: Option<Vec<Value>> = several.iter().map(|m| m.get("schema").map(convert_schema)).collect();
+            Body::Json(schemas.map(|any_of| Compiled::new(json!({ "anyOf": any_of }))))
+        }
     }
 }
 
@@ -1059,7 +1088,12 @@ fn response_body(root: &Value, response: &Value) -> Body {
     if let Some(reference) = broken_ref(root, response) {
         return Body::Unresolved(reference);
     }
-    json_content(resolve(root, response).and_then(|r| r.get("content")))
+    let resolved = resolve(root, response);
+    let body = json_content(resolved.and_then(|r| r.get("content")));
+    match (body, resolved.and_then(|r| r.get("x-cloudbase-raw-body"))) {
+        (Body::Json(schema), Some(Value::Bool(true))) => Body::JsonOrEmpty(schema),
+        (body, _) => body,
+    }
 }
 
 /// Walks the document for examples (see [`Contract::examples`]).

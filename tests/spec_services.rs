@@ -1,4 +1,4 @@
-//! Checks of `openapi/functions.yaml`, `cloudrun.yaml`, `apis.yaml` and `storage.yaml` themselves: every `$ref` resolves, every
+//! Checks of `openapi/functions.yaml`, `cloudrun.yaml`, `apis.yaml`, `storage.yaml`, `mysql.yaml` and `model.yaml` themselves: every `$ref` resolves, every
 //! example validates, every endpoint of the reference is present, and the contract validator matches the
 //! rest-of-path of cloud run and APIs.
 #![cfg(feature = "contract")]
@@ -8,12 +8,14 @@ use serde_json::json;
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-fn specs() -> [(&'static str, &'static Contract); 4] {
+fn specs() -> [(&'static str, &'static Contract); 6] {
     [
         ("functions", Contract::functions()),
         ("cloudrun", Contract::cloudrun()),
         ("apis", Contract::apis()),
         ("storage", Contract::storage()),
+        ("mysql", Contract::mysql()),
+        ("model", Contract::model()),
     ]
 }
 
@@ -93,4 +95,79 @@ fn the_storage_contract_checks_batches_and_items() {
     assert!(c.validate_response("POST", download, 200, Some(&json!({"code": "X"}))).is_err());
     let envelope = json!({"code": "OBJECT_BATCH_TOO_LARGE", "message": "no", "requestId": "r"});
     assert!(c.validate_response("POST", download, 400, Some(&envelope)).is_ok());
+}
+
+#[test]
+fn the_mysql_contract_has_three_path_forms_and_both_reply_shapes() {
+    let c = Contract::mysql();
+    let verbs = [("GET", "query_records"), ("HEAD", "count_records"), ("POST", "insert_records")];
+    let more = [("PATCH", "update_records"), ("DELETE", "delete_records")];
+    for (path, suffix) in [
+        ("/v1/rdb/rest/users", ""),
+        ("/v1/rdb/rest/shop/users", "_with_schema"),
+        ("/v1/rdb/rest/i-1/shop/users", "_with_instance"),
+    ] {
+        for (method, id) in verbs.iter().chain(more.iter()) {
+            let found = c.find_operation(method, path).map(|o| o.operation_id.to_owned());
+            assert_eq!(found, Some(format!("{id}{suffix}")), "{method} {path}");
+        }
+    }
+    let path = "/v1/rdb/rest/users";
+    assert!(c.validate_request("GET", path, "select=id,name&age=gte.18&limit=10", None).is_ok());
+    assert!(c.validate_request("GET", path, "limit=-1", None).is_err());
+    assert!(c.validate_request("POST", path, "", Some(&json!([{"name": "a"}]))).is_ok());
+    assert!(c.validate_request("POST", path, "", Some(&json!({"name": "a"}))).is_ok());
+    assert!(c.validate_request("POST", path, "", Some(&json!("a"))).is_err());
+    // An array, an object (single-object Accept), or no body at all (return=minimal).
+    assert!(c.validate_response("GET", path, 200, Some(&json!([{"id": 1}]))).is_ok());
+    assert!(c.validate_response("GET", path, 200, Some(&json!({"id": 1}))).is_ok());
+    assert!(c.validate_response("GET", path, 200, Some(&json!(7))).is_err());
+    assert!(c.validate_response("POST", path, 201, None).is_ok());
+    assert!(c.validate_response("PATCH", path, 204, None).is_ok());
+    let envelope = json!({"code": "BadApiRequest", "message": "UPDATE requires a WHERE clause", "requestId": "r"});
+    assert!(c.validate_response("PATCH", path, 400, Some(&envelope)).is_ok());
+    assert_eq!(Contract::for_path(path).map(|c| c as *const _), Some(Contract::mysql() as *const _));
+}
+
+#[test]
+fn the_model_contract_answers_data_or_an_error_under_200() {
+    let c = Contract::model();
+    let ops = [
+        ("GET", "/v1/model/prod/todo/r1/get", "model_get_by_id"),
+        ("POST", "/v1/model/prod/todo/get", "model_get"),
+        ("GET", "/v1/model/pre/todo/list", "model_list_simple"),
+        ("POST", "/v1/model/prod/todo/list", "model_list"),
+        ("POST", "/v1/model/prod/todo/create", "model_create"),
+        ("POST", "/v1/model/prod/todo/createMany", "model_create_many"),
+        ("PUT", "/v1/model/prod/todo/update", "model_update"),
+        ("PUT", "/v1/model/prod/todo/updateMany", "model_update_many"),
+        ("POST", "/v1/model/prod/todo/upsert", "model_upsert"),
+        ("DELETE", "/v1/model/prod/todo/r1/delete", "model_delete_by_id"),
+        ("POST", "/v1/model/prod/todo/delete", "model_delete"),
+        ("POST", "/v1/model/prod/todo/deleteMany", "model_delete_many"),
+        ("POST", "/v1/model/plugin/prod/mysqlCommand", "mysql_command"),
+        ("GET", "/v1/model/datasource/prod/aggregateDataSourceList", "get_aggregate_data_source_list"),
+        ("GET", "/v1/model/datasource/prod/dataSourceAggregateDetail", "get_data_source_aggregate_detail"),
+        ("GET", "/v1/model/datasource/prod/dataSourceByTableName", "get_data_source_by_table_name"),
+        ("POST", "/v1/model/datasource/prod/basicDataSourceList", "get_basic_data_source_list"),
+        ("GET", "/v1/model/datasource/prod/basicDataSource", "get_basic_data_source"),
+        ("GET", "/v1/model/datasource/prod/schemaList", "get_schema_list"),
+        ("GET", "/v1/model/datasource/prod/tableName", "get_table_name"),
+    ];
+    for (method, path, id) in ops {
+        assert_eq!(c.find_operation(method, path).map(|o| o.operation_id), Some(id), "{method} {path}");
+    }
+    let list = "/v1/model/prod/todo/list";
+    let body = json!({"filter": {"where": {"done": {"$eq": false}}}, "orderBy": [{"a": "asc"}], "pageSize": 10});
+    assert!(c.validate_request("POST", list, "", Some(&body)).is_ok());
+    let four = json!({"orderBy": [{"a": "asc"}, {"b": "asc"}, {"c": "asc"}, {"d": "asc"}]});
+    assert!(c.validate_request("POST", list, "", Some(&four)).is_err(), "at most 3 order keys");
+    assert!(c.validate_request("POST", list, "", Some(&json!({"pageSize": 201}))).is_err());
+    assert!(c.validate_request("POST", "/v1/model/staging/todo/list", "", Some(&json!({}))).is_err());
+    let ok = json!({"data": {"records": [{"_id": "1"}], "total": 1}, "requestId": "r"});
+    assert!(c.validate_response("POST", list, 200, Some(&ok)).is_ok());
+    let error = json!({"code": "DATASOURCE_NOT_EXIST", "message": "no", "requestId": "r"});
+    assert!(c.validate_response("POST", list, 200, Some(&error)).is_ok());
+    assert!(c.validate_response("POST", list, 200, Some(&json!({"data": {"total": 1}}))).is_err());
+    assert!(c.validate_request("POST", "/v1/model/prod/todo/update", "", Some(&json!({"data": {}}))).is_err());
 }

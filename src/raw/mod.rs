@@ -80,4 +80,8 @@ raw_clients! {
     apis: GATEWAY,
     /// Cloud storage (`openapi/storage.yaml`): the four batch operations on the gateway.
     storage: GATEWAY,
+    /// MySQL RESTful tables (`openapi/mysql.yaml`).
+    mysql: GATEWAY,
+    /// Data models, data source queries and SQL commands (`openapi/model.yaml`).
+    model: GATEWAY,
 }

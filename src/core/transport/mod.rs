@@ -114,11 +114,40 @@ impl Core {
         F: Fn(C) -> Fut,
         Fut: Future<Output = RawResult<T>>,
     {
+        let attempt = self.send_with(operation, who, captcha, &[], send).await;
+        Attempt {
+            result: attempt.result.map(ResponseValue::into_inner),
+            method_path: attempt.method_path,
+            request_id: attempt.request_id,
+        }
+    }
+
+    /// As [`send`](Self::send), keeping the reply's status and headers, with `headers` added to (or replacing
+    /// those of) the request: a service whose reply shape depends on a header (`Accept`) the spec cannot
+    /// declare as a parameter.
+    pub(crate) async fn send_with<C, T, F, Fut>(
+        &self,
+        operation: &'static str,
+        who: &As,
+        captcha: Option<Secret>,
+        headers: &[(HeaderName, HeaderValue)],
+        send: &F,
+    ) -> Attempt<ResponseValue<T>>
+    where
+        C: RawClient,
+        F: Fn(C) -> Fut,
+        Fut: Future<Output = RawResult<T>>,
+    {
         let device_id = match self.session.device_id().await {
             Ok(id) => id,
             Err(e) => return Attempt { result: Err(e), method_path: None, request_id: None },
         };
-        let context = self.transport.context(device_id, who, captcha, C::PROFILE);
+        let mut context = self.transport.context(device_id, who, captcha, C::PROFILE);
+        if !headers.is_empty() {
+            let mut all = context.extra_headers.as_ref().clone();
+            all.extend(headers.iter().cloned());
+            context.extra_headers = Arc::new(all);
+        }
         let request_id = context.request_id.clone().unwrap_or_default();
         let span = tracing::debug_span!("cloudbase.call", operation, request_id = %request_id);
         let client = C::from_parts(&self.transport.base_url, self.transport.http.clone(), context.clone());
@@ -127,7 +156,7 @@ impl Core {
         let result = match result {
             Ok(value) => {
                 span.in_scope(|| tracing::debug!(status = meta.status, "ok"));
-                Ok(value.into_inner())
+                Ok(value)
             }
             Err(raw) => {
                 let error = Error::from_raw(raw, operation, &meta);
