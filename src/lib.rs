@@ -10,6 +10,7 @@ mod cloudrun;
 mod core;
 mod error;
 mod functions;
+pub mod models;
 pub mod mysql;
 pub mod raw;
 mod secret;

@@ -344,7 +344,7 @@ mod tests {
                 Filter::Group { or: false, negated: true, items: vec![cond("x", Op::Is, false, one("null")).unwrap()] },
             ],
         };
-        assert_eq!(group.param(), ("or".into(), r#"("name.eq."Bob, Jr.",age.not.gt.18,not.and(x.is.null))"#.into()));
+        assert_eq!(group.param(), ("or".into(), r#"(name.eq."Bob, Jr.",age.not.gt.18,not.and(x.is.null))"#.into()));
         let list = cond("id", Op::In, false, CondValue::List(vec!["1".into(), "a\"b".into(), String::new()])).unwrap();
         assert_eq!(list.param(), ("id".into(), r#"in.(1,"a\"b","")"#.into()));
         let back = cond("p", Op::Eq, false, one(r"a\b")).unwrap();
