@@ -125,13 +125,8 @@ fn main() {
     let exe = std::env::current_exe().expect("exe");
     let mut results = Vec::new();
     for which in ["raw", "sdk"] {
-        let out = Command::new(&exe)
-            .arg("--side")
-            .arg(which)
-            .arg(&source)
-            .arg(work.path())
-            .output()
-            .expect("child runs");
+        let out =
+            Command::new(&exe).arg("--side").arg(which).arg(&source).arg(work.path()).output().expect("child runs");
         assert!(out.status.success(), "{which}: {}", String::from_utf8_lossy(&out.stderr));
         let line = String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("RESULT")).map(str::to_owned);
         let fields: Vec<String> = line.expect("a RESULT line").split_whitespace().map(str::to_owned).collect();
