@@ -26,6 +26,7 @@ mod apis;
 mod auth;
 mod cloudrun;
 mod control;
+mod data;
 mod error;
 mod forward;
 mod functions;
@@ -113,6 +114,9 @@ pub struct EmulatorConfig {
     pub storage_dir: Option<PathBuf>,
     /// Lifetime of the upload and download URLs cloud storage hands out. Default 2 hours.
     pub storage_url_ttl: Duration,
+    /// Where the data services keep their SQLite databases, as files `{instance}.{schema}.sqlite3` (created if
+    /// missing; files already there are opened; `reset` deletes them). `None` (default): in memory.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -135,6 +139,7 @@ impl Default for EmulatorConfig {
             publishable_key: None,
             storage_dir: None,
             storage_url_ttl: Duration::from_secs(7200),
+            data_dir: None,
         }
     }
 }
@@ -285,6 +290,7 @@ impl Emulator {
         };
         let url = format!("http://{host}:{}", addr.port());
         let mut state = State::new(config, url.clone()).map_err(std::io::Error::other)?;
+        state.data.seed(&targets.data).map_err(std::io::Error::other)?;
         state.targets = targets;
         let state = Arc::new(state);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -424,6 +430,17 @@ impl EmulatorHandle {
     /// `after_bytes` bytes, then drop the connection: a client sees a truncated body.
     pub fn cut_next_download(&self, after_bytes: u64) {
         self.inner.state.storage.cut_next_download(after_bytes);
+    }
+
+    /// Runs an SQL batch (several statements separated by `;`) in the default database (instance `default`,
+    /// schema = the environment id), as `POST /_emulator/sql` does. The error is SQLite's message.
+    pub fn sql(&self, sql: &str) -> Result<(), String> {
+        self.inner.state.data.exec(None, None, sql)
+    }
+
+    /// Runs an SQL batch in the database of `instance` / `schema`, creating it if missing.
+    pub fn sql_in(&self, instance: &str, schema: &str, sql: &str) -> Result<(), String> {
+        self.inner.state.data.exec(Some(instance), Some(schema), sql)
     }
 
     /// Stops the server (for every clone of this handle) and waits until it has stopped.
