@@ -71,6 +71,10 @@ pub(crate) fn router() -> Router<Arc<State>> {
                 done(result.unwrap_or_else(|e| Err(ApiError::invalid_argument(format!("the batch failed: {e}")))))
             }),
         )
+        .route(
+            "/_emulator/models",
+            post(|AxumState(state): St, body: Bytes| async move { done(create_model(&state, &body)) }),
+        )
         .route("/_emulator/captcha", get(|AxumState(state): St| async move { captcha_list(&state) }))
         .route(
             "/_emulator/reset",
@@ -217,6 +221,15 @@ fn run_sql(state: &State, body: &[u8]) -> Reply {
     };
     let sql = text("sql")?.ok_or_else(|| ApiError::invalid_argument("sql (a string of SQL statements) is required"))?;
     state.data.exec(text("instance")?, text("schema")?, sql).map_err(ApiError::invalid_argument)?;
+    Ok(json_response(200, &json!({ "ok": true })))
+}
+
+/// A `ModelDef` as JSON: creates (or replaces) the model.
+fn create_model(state: &State, body: &[u8]) -> Reply {
+    let map = object(body)?;
+    let model: crate::ModelDef = serde_json::from_value(Value::Object(map))
+        .map_err(|e| ApiError::invalid_argument(format!("invalid model: {e}")))?;
+    state.data.create_model(model).map_err(ApiError::invalid_argument)?;
     Ok(json_response(200, &json!({ "ok": true })))
 }
 

@@ -2,8 +2,10 @@
 //! operation of `openapi/auth.yaml`) with real state, plus cloud functions (`/v1/functions`), cloud run
 //! (`/v1/cloudrun`) and APIs (`/v1/apis`) registered with [`Emulator::builder`] (in-process handlers or local
 //! servers to forward to), and cloud storage (`/v1/storages`, `openapi/storage.yaml`, with the objects
-//! uploaded and downloaded through signed URLs under `/_cos`, kept in [`EmulatorConfig::storage_dir`]), for
-//! tests, examples and offline development.
+//! uploaded and downloaded through signed URLs under `/_cos`, kept in [`EmulatorConfig::storage_dir`]), and the
+//! data services on embedded SQLite databases: MySQL RESTful (`/v1/rdb/rest`, `openapi/mysql.yaml`), data
+//! models, data sources and `mysqlCommand` (`/v1/model`, `openapi/model.yaml`, models declared with
+//! [`ModelDef`]), for tests, examples and offline development.
 //!
 //! It stands on the spec and the reference notes alone (it does not use the `cloudbase` crate), so it can
 //! catch the SDK's mistakes. Start it in-process:
@@ -41,6 +43,7 @@ mod state;
 mod storage;
 mod util;
 
+pub use crate::data::model::def::{FieldType, ModelDef, ModelField, ModelRelation};
 pub use crate::gateway::Caller;
 pub use crate::registry::{EmulatorBuilder, FunctionError, FunctionReply, LATEST, is_valid_name};
 
@@ -441,6 +444,13 @@ impl EmulatorHandle {
     /// Runs an SQL batch in the database of `instance` / `schema`, creating it if missing.
     pub fn sql_in(&self, instance: &str, schema: &str, sql: &str) -> Result<(), String> {
         self.inner.state.data.exec(Some(instance), Some(schema), sql)
+    }
+
+    /// Creates (or replaces) a data model, served at `/v1/model/{prod|pre}/{name}/...` and listed as a data
+    /// source, as `POST /_emulator/models` does. A reset forgets it (models given to
+    /// [`EmulatorBuilder::model`] come back).
+    pub fn create_model(&self, model: ModelDef) -> Result<(), String> {
+        self.inner.state.data.create_model(model)
     }
 
     /// Stops the server (for every clone of this handle) and waits until it has stopped.

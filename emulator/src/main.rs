@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command, value_parser};
-use cloudbase_emulator::{Emulator, EmulatorBuilder, EmulatorConfig, NewUser, is_valid_name};
+use cloudbase_emulator::{Emulator, EmulatorBuilder, EmulatorConfig, ModelDef, NewUser, is_valid_name};
 
 fn command() -> Command {
     Command::new("cloudbase-emulator")
@@ -121,12 +121,17 @@ fn forwards(args: &clap::ArgMatches, mut builder: EmulatorBuilder) -> Result<(Em
 struct SeedData {
     #[serde(default)]
     sql: Vec<String>,
+    #[serde(default)]
+    models: Vec<ModelDef>,
 }
 
 fn read_seed_data(path: &str) -> Result<impl FnOnce(EmulatorBuilder) -> EmulatorBuilder, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let seed: SeedData = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-    Ok(move |builder: EmulatorBuilder| seed.sql.into_iter().fold(builder, EmulatorBuilder::sql))
+    Ok(move |builder: EmulatorBuilder| {
+        let builder = seed.models.into_iter().fold(builder, EmulatorBuilder::model);
+        seed.sql.into_iter().fold(builder, EmulatorBuilder::sql)
+    })
 }
 
 #[tokio::main]

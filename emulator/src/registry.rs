@@ -250,6 +250,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Creates a data model at start and again after every reset (before the SQL seeds, which may fill its
+    /// tables `model_prod_{name}` / `model_pre_{name}`). An invalid definition makes [`start`](Self::start) fail.
+    pub fn model(mut self, model: crate::ModelDef) -> Self {
+        self.targets.data.models.push(model);
+        self
+    }
+
     /// Starts the emulator (see [`crate::Emulator::start_with`]).
     pub async fn start(self) -> std::io::Result<EmulatorHandle> {
         crate::Emulator::start_inner(self.config, self.targets).await

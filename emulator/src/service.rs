@@ -69,6 +69,7 @@ pub(crate) const SERVICES: &[&Service] = &[
     &storage::SERVICE,
     &storage::COS_SERVICE,
     &data::rest::SERVICE,
+    &data::model::SERVICE,
 ];
 
 /// The service whose base the request path is under.

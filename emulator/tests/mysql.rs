@@ -514,9 +514,9 @@ async fn addressing_and_credentials() {
     envelope(rest(&emu, Method::GET, "users", "bogus").send().await.unwrap(), 401, "INVALID_ACCESS_TOKEN").await;
     let (token, _) = anonymous(&emu).await;
     assert_eq!(items(rest(&emu, Method::GET, "users", &token).send().await.unwrap()).await.len(), 5);
-    assert_eq!(emu.count("rdb_query"), 7);
-    assert_eq!(emu.count("rdb_query_with_instance"), 5);
-    assert_eq!(emu.count("rdb_insert"), 1);
+    assert_eq!(emu.count("query_records"), 7);
+    assert_eq!(emu.count("query_records_with_instance"), 5);
+    assert_eq!(emu.count("insert_records"), 1);
 }
 
 #[tokio::test]

@@ -83,6 +83,14 @@ impl Databases {
         self.map().get(&(instance.to_owned(), schema.to_owned())).cloned()
     }
 
+    /// The default database (instance `default`, schema = the environment id), re-created if a reset dropped it.
+    pub fn default_db(&self) -> Db {
+        let schema = self.default_schema.clone();
+        self.get(DEFAULT_INSTANCE, &schema)
+            .or_else(|| self.create(DEFAULT_INSTANCE, &schema).ok())
+            .unwrap_or_else(|| Arc::new(Mutex::new(open(None).expect("an in-memory database opens"))))
+    }
+
     /// The database of (instance, schema), created (empty) if missing.
     pub fn create(&self, instance: &str, schema: &str) -> Result<Db, String> {
         if !valid_db_name(instance) || !valid_db_name(schema) {

@@ -30,11 +30,11 @@ const OBJECT_MEDIA_TYPE: &str = "application/vnd.pgrst.object+json";
 macro_rules! ops {
     ($path:literal, $suffix:literal) => {
         [
-            Operation { method: "GET", path: $path, id: concat!("rdb_query", $suffix) },
-            Operation { method: "HEAD", path: $path, id: concat!("rdb_head", $suffix) },
-            Operation { method: "POST", path: $path, id: concat!("rdb_insert", $suffix) },
-            Operation { method: "PATCH", path: $path, id: concat!("rdb_update", $suffix) },
-            Operation { method: "DELETE", path: $path, id: concat!("rdb_delete", $suffix) },
+            Operation { method: "GET", path: $path, id: concat!("query_records", $suffix) },
+            Operation { method: "HEAD", path: $path, id: concat!("count_records", $suffix) },
+            Operation { method: "POST", path: $path, id: concat!("insert_records", $suffix) },
+            Operation { method: "PATCH", path: $path, id: concat!("update_records", $suffix) },
+            Operation { method: "DELETE", path: $path, id: concat!("delete_records", $suffix) },
         ]
     };
 }
