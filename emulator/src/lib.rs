@@ -408,8 +408,9 @@ impl EmulatorHandle {
         self.inner.state.captcha_answer(captcha_token_from_captcha_data)
     }
 
-    /// Forgets everything (users, sessions, codes, logs, faults, clock offset, configuration changes) and
-    /// re-creates the configured seed users. The address, port and signing key stay.
+    /// Forgets everything (users, sessions, codes, logs, faults, clock offset, configuration changes, stored
+    /// objects, every database and data model) and re-creates the configured seed users, then the builder's
+    /// models and SQL seeds. The address, port and signing key stay.
     pub fn reset(&self) {
         self.inner.state.reset();
     }

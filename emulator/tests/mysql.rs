@@ -671,3 +671,21 @@ async fn data_dir_keeps_databases_as_files() {
     assert!(!dir.path().join("other.db.sqlite3").exists());
     envelope(rest(&emu, Method::GET, "kept", KEY).send().await.unwrap(), 404, "RESOURCE_NOT_FOUND").await;
 }
+
+#[tokio::test]
+async fn any_env_id_works_in_memory() {
+    let config = EmulatorConfig { env_id: "my env.1".into(), publishable_key: Some(KEY.into()), ..Default::default() };
+    let emu = Emulator::builder()
+        .config(config)
+        .sql("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1);")
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(count(&emu, "t").await, 1);
+    // As files, the database names must be plain.
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        EmulatorConfig { env_id: "my env.1".into(), data_dir: Some(dir.path().to_owned()), ..Default::default() };
+    let error = Emulator::start_with(config).await.unwrap_err();
+    assert!(error.to_string().contains("invalid instance or schema name"), "{error}");
+}

@@ -93,7 +93,9 @@ impl Databases {
 
     /// The database of (instance, schema), created (empty) if missing.
     pub fn create(&self, instance: &str, schema: &str) -> Result<Db, String> {
-        if !valid_db_name(instance) || !valid_db_name(schema) {
+        // Names become file names; only an in-memory default database may have any environment id.
+        let in_memory_default = self.dir.is_none() && instance == DEFAULT_INSTANCE && schema == self.default_schema;
+        if !in_memory_default && (!valid_db_name(instance) || !valid_db_name(schema)) {
             return Err(format!("invalid instance or schema name {instance:?}/{schema:?} (^[A-Za-z0-9_-]{{1,64}}$)"));
         }
         let mut map = self.map();
