@@ -202,7 +202,8 @@ async fn serve(
     let pairs = parse_query(query.unwrap_or_default());
     let query = grammar::parse(&pairs).map_err(Failure::param)?;
     let prefer = Prefer::parse(headers);
-    let single = header_string(headers, "accept").is_some_and(|a| a.contains(OBJECT_MEDIA_TYPE));
+    let single =
+        headers.get_all("accept").iter().any(|a| String::from_utf8_lossy(a.as_bytes()).contains(OBJECT_MEDIA_TYPE));
     // The edge already bounded the body.
     let bytes: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let action = match *method {
