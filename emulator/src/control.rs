@@ -64,6 +64,17 @@ pub(crate) fn router() -> Router<Arc<State>> {
             "/_emulator/storage/cut-download",
             post(|AxumState(state): St, body: Bytes| async move { done(cut_download(&state, &body)) }),
         )
+        .route(
+            "/_emulator/sql",
+            post(|AxumState(state): St, body: Bytes| async move {
+                let result = tokio::task::spawn_blocking(move || run_sql(&state, &body)).await;
+                done(result.unwrap_or_else(|e| Err(ApiError::invalid_argument(format!("the batch failed: {e}")))))
+            }),
+        )
+        .route(
+            "/_emulator/models",
+            post(|AxumState(state): St, body: Bytes| async move { done(create_model(&state, &body)) }),
+        )
         .route("/_emulator/captcha", get(|AxumState(state): St| async move { captcha_list(&state) }))
         .route(
             "/_emulator/reset",
@@ -196,6 +207,30 @@ fn cut_download(state: &State, body: &[u8]) -> Reply {
         .ok_or_else(|| ApiError::invalid_argument("after_bytes (a non-negative integer) is required"))?;
     state.storage.cut_next_download(after);
     Ok(json_response(200, &json!({})))
+}
+
+/// `{"sql": "...", "instance"?: "...", "schema"?: "..."}`: runs the batch (creating the database if missing).
+fn run_sql(state: &State, body: &[u8]) -> Reply {
+    let map = object(body)?;
+    let text = |key: &str| -> Result<Option<&str>, ApiError> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(ApiError::invalid_argument(format!("{key} must be a string"))),
+        }
+    };
+    let sql = text("sql")?.ok_or_else(|| ApiError::invalid_argument("sql (a string of SQL statements) is required"))?;
+    state.data.exec(text("instance")?, text("schema")?, sql).map_err(ApiError::invalid_argument)?;
+    Ok(json_response(200, &json!({ "ok": true })))
+}
+
+/// A `ModelDef` as JSON: creates (or replaces) the model.
+fn create_model(state: &State, body: &[u8]) -> Reply {
+    let map = object(body)?;
+    let model: crate::ModelDef = serde_json::from_value(Value::Object(map))
+        .map_err(|e| ApiError::invalid_argument(format!("invalid model: {e}")))?;
+    state.data.create_model(model).map_err(ApiError::invalid_argument)?;
+    Ok(json_response(200, &json!({ "ok": true })))
 }
 
 fn create_user(state: &State, body: &[u8]) -> Reply {

@@ -2,8 +2,10 @@
 //! operation of `openapi/auth.yaml`) with real state, plus cloud functions (`/v1/functions`), cloud run
 //! (`/v1/cloudrun`) and APIs (`/v1/apis`) registered with [`Emulator::builder`] (in-process handlers or local
 //! servers to forward to), and cloud storage (`/v1/storages`, `openapi/storage.yaml`, with the objects
-//! uploaded and downloaded through signed URLs under `/_cos`, kept in [`EmulatorConfig::storage_dir`]), for
-//! tests, examples and offline development.
+//! uploaded and downloaded through signed URLs under `/_cos`, kept in [`EmulatorConfig::storage_dir`]), and the
+//! data services on embedded SQLite databases: MySQL RESTful (`/v1/rdb/rest`, `openapi/mysql.yaml`), data
+//! models, data sources and `mysqlCommand` (`/v1/model`, `openapi/model.yaml`, models declared with
+//! [`ModelDef`]), for tests, examples and offline development.
 //!
 //! It stands on the spec and the reference notes alone (it does not use the `cloudbase` crate), so it can
 //! catch the SDK's mistakes. Start it in-process:
@@ -26,6 +28,7 @@ mod apis;
 mod auth;
 mod cloudrun;
 mod control;
+mod data;
 mod error;
 mod forward;
 mod functions;
@@ -40,6 +43,7 @@ mod state;
 mod storage;
 mod util;
 
+pub use crate::data::model::def::{FieldType, ModelDef, ModelField, ModelRelation};
 pub use crate::gateway::Caller;
 pub use crate::registry::{EmulatorBuilder, FunctionError, FunctionReply, LATEST, is_valid_name};
 
@@ -113,6 +117,9 @@ pub struct EmulatorConfig {
     pub storage_dir: Option<PathBuf>,
     /// Lifetime of the upload and download URLs cloud storage hands out. Default 2 hours.
     pub storage_url_ttl: Duration,
+    /// Where the data services keep their SQLite databases, as files `{instance}.{schema}.sqlite3` (created if
+    /// missing; files already there are opened; `reset` deletes them). `None` (default): in memory.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -135,6 +142,7 @@ impl Default for EmulatorConfig {
             publishable_key: None,
             storage_dir: None,
             storage_url_ttl: Duration::from_secs(7200),
+            data_dir: None,
         }
     }
 }
@@ -285,6 +293,7 @@ impl Emulator {
         };
         let url = format!("http://{host}:{}", addr.port());
         let mut state = State::new(config, url.clone()).map_err(std::io::Error::other)?;
+        state.data.seed(&targets.data).map_err(std::io::Error::other)?;
         state.targets = targets;
         let state = Arc::new(state);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -399,8 +408,9 @@ impl EmulatorHandle {
         self.inner.state.captcha_answer(captcha_token_from_captcha_data)
     }
 
-    /// Forgets everything (users, sessions, codes, logs, faults, clock offset, configuration changes) and
-    /// re-creates the configured seed users. The address, port and signing key stay.
+    /// Forgets everything (users, sessions, codes, logs, faults, clock offset, configuration changes, stored
+    /// objects, every database and data model) and re-creates the configured seed users, then the builder's
+    /// models and SQL seeds. The address, port and signing key stay.
     pub fn reset(&self) {
         self.inner.state.reset();
     }
@@ -424,6 +434,24 @@ impl EmulatorHandle {
     /// `after_bytes` bytes, then drop the connection: a client sees a truncated body.
     pub fn cut_next_download(&self, after_bytes: u64) {
         self.inner.state.storage.cut_next_download(after_bytes);
+    }
+
+    /// Runs an SQL batch (several statements separated by `;`) in the default database (instance `default`,
+    /// schema = the environment id), as `POST /_emulator/sql` does. The error is SQLite's message.
+    pub fn sql(&self, sql: &str) -> Result<(), String> {
+        self.inner.state.data.exec(None, None, sql)
+    }
+
+    /// Runs an SQL batch in the database of `instance` / `schema`, creating it if missing.
+    pub fn sql_in(&self, instance: &str, schema: &str, sql: &str) -> Result<(), String> {
+        self.inner.state.data.exec(Some(instance), Some(schema), sql)
+    }
+
+    /// Creates (or replaces) a data model, served at `/v1/model/{prod|pre}/{name}/...` and listed as a data
+    /// source, as `POST /_emulator/models` does. A reset forgets it (models given to
+    /// [`EmulatorBuilder::model`] come back).
+    pub fn create_model(&self, model: ModelDef) -> Result<(), String> {
+        self.inner.state.data.create_model(model)
     }
 
     /// Stops the server (for every clone of this handle) and waits until it has stopped.

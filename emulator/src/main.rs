@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command, value_parser};
-use cloudbase_emulator::{Emulator, EmulatorBuilder, EmulatorConfig, NewUser, is_valid_name};
+use cloudbase_emulator::{Emulator, EmulatorBuilder, EmulatorConfig, ModelDef, NewUser, is_valid_name};
 
 fn command() -> Command {
     Command::new("cloudbase-emulator")
         .about(
             "A local CloudBase (auth at /auth/v1, cloud functions at /v1/functions, cloud run at /v1/cloudrun, APIs \
-             at /v1/apis, cloud storage at /v1/storages) for tests, examples and offline development",
+             at /v1/apis, cloud storage at /v1/storages, MySQL RESTful at /v1/rdb/rest, data models at /v1/model) for tests, examples and offline development",
         )
         .version(env!("CARGO_PKG_VERSION"))
         .arg(
@@ -62,6 +62,19 @@ fn command() -> Command {
                 .value_parser(value_parser!(PathBuf))
                 .help("Keep cloud storage objects in DIR (created if missing) [default: a temporary directory]"),
         )
+        .arg(
+            Arg::new("data-dir")
+                .long("data-dir")
+                .value_name("DIR")
+                .value_parser(value_parser!(PathBuf))
+                .help("Keep the SQLite databases as files {instance}.{schema}.sqlite3 in DIR [default: in memory]"),
+        )
+        .arg(
+            Arg::new("seed-data")
+                .long("seed-data")
+                .value_name("FILE")
+                .help("JSON {\"sql\": [\"CREATE TABLE ...\", ...], \"models\": [...]} to load at start (and after a reset)"),
+        )
         .arg(Arg::new("no-anonymous").long("no-anonymous").action(ArgAction::SetTrue).help("Disable anonymous sign-in"))
         .arg(forward_arg("function", "Serve cloud function NAME by POSTing its event JSON to URL (repeatable)"))
         .arg(forward_arg("cloudrun", "Serve cloud run service NAME by forwarding requests to URL + path (repeatable)"))
@@ -102,6 +115,25 @@ fn forwards(args: &clap::ArgMatches, mut builder: EmulatorBuilder) -> Result<(Em
     Ok((builder, lines))
 }
 
+/// The `--seed-data` file: SQL batches (run in order in the default database) and model definitions.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedData {
+    #[serde(default)]
+    sql: Vec<String>,
+    #[serde(default)]
+    models: Vec<ModelDef>,
+}
+
+fn read_seed_data(path: &str) -> Result<impl FnOnce(EmulatorBuilder) -> EmulatorBuilder, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let seed: SeedData = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    Ok(move |builder: EmulatorBuilder| {
+        let builder = seed.models.into_iter().fold(builder, EmulatorBuilder::model);
+        seed.sql.into_iter().fold(builder, EmulatorBuilder::sql)
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = command().get_matches();
@@ -115,6 +147,7 @@ async fn main() -> ExitCode {
         anonymous_enabled: !args.get_flag("no-anonymous"),
         captcha_after_code_requests: args.get_one::<u32>("captcha-after-code-requests").copied(),
         storage_dir: args.get_one::<PathBuf>("storage-dir").cloned(),
+        data_dir: args.get_one::<PathBuf>("data-dir").cloned(),
         ..EmulatorConfig::default()
     };
     if let Some(secs) = args.get_one::<u64>("access-token-ttl") {
@@ -135,7 +168,17 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let (builder, forward_lines) = match forwards(&args, Emulator::builder().config(config)) {
+    let mut builder = Emulator::builder().config(config);
+    if let Some(path) = args.get_one::<String>("seed-data") {
+        match read_seed_data(path) {
+            Ok(seeded) => builder = seeded(builder),
+            Err(e) => {
+                eprintln!("cloudbase-emulator: cannot read seed data from {path}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let (builder, forward_lines) = match forwards(&args, builder) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("cloudbase-emulator: {e}");
@@ -152,7 +195,7 @@ async fn main() -> ExitCode {
     println!("cloudbase-emulator listening on {}", emulator.url());
     println!(
         "cloudbase-emulator env {} (auth API at {url}/auth/v1, functions at {url}/v1/functions, cloud run at \
-         {url}/v1/cloudrun, APIs at {url}/v1/apis, cloud storage at {url}/v1/storages, test controls at \
+         {url}/v1/cloudrun, APIs at {url}/v1/apis, cloud storage at {url}/v1/storages, MySQL RESTful at {url}/v1/rdb/rest, data models at {url}/v1/model, test controls at \
          {url}/_emulator)",
         emulator.env_id(),
         url = emulator.url(),

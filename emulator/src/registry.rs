@@ -75,6 +75,8 @@ pub(crate) struct Targets {
     pub functions: HashMap<String, HashMap<String, FunctionFn>>,
     pub cloudrun: HashMap<String, ServiceFn>,
     pub apis: HashMap<String, ServiceFn>,
+    /// SQL batches and models for the data services.
+    pub data: crate::data::Seeds,
 }
 
 /// Whether `name` is a valid function, cloud run service or API name:
@@ -225,6 +227,33 @@ impl EmulatorBuilder {
     /// (The binary's `--api NAME=URL`.)
     pub fn forward_api(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
         self.targets.apis.insert(checked("forward_api", name.into()), forward::service(url.into()));
+        self
+    }
+
+    /// Runs an SQL batch (`CREATE TABLE ...; INSERT ...;`) in the default database (instance `default`, schema
+    /// = the environment id) at start and again after every reset, after the batches registered before it.
+    /// A failing batch makes [`start`](Self::start) fail.
+    pub fn sql(mut self, sql: impl Into<String>) -> Self {
+        self.targets.data.sql.push(crate::data::SqlSeed { instance: None, schema: None, sql: sql.into() });
+        self
+    }
+
+    /// Runs an SQL batch in the database of `instance` / `schema` (created if missing; names match
+    /// `^[A-Za-z0-9_-]{1,64}$`), like [`sql`](Self::sql). The MySQL RESTful API reaches it as
+    /// `/v1/rdb/rest/{instance}/{schema}/{table}`.
+    pub fn sql_in(mut self, instance: impl Into<String>, schema: impl Into<String>, sql: impl Into<String>) -> Self {
+        self.targets.data.sql.push(crate::data::SqlSeed {
+            instance: Some(instance.into()),
+            schema: Some(schema.into()),
+            sql: sql.into(),
+        });
+        self
+    }
+
+    /// Creates a data model at start and again after every reset (before the SQL seeds, which may fill its
+    /// tables `model_prod_{name}` / `model_pre_{name}`). An invalid definition makes [`start`](Self::start) fail.
+    pub fn model(mut self, model: crate::ModelDef) -> Self {
+        self.targets.data.models.push(model);
         self
     }
 

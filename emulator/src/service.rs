@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::state::State;
-use crate::{apis, auth, cloudrun, functions, storage};
+use crate::{apis, auth, cloudrun, data, functions, storage};
 
 /// One operation of a service: the spec's method, path and `operationId`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,8 @@ pub(crate) const SERVICES: &[&Service] = &[
     &apis::SERVICE,
     &storage::SERVICE,
     &storage::COS_SERVICE,
+    &data::rest::SERVICE,
+    &data::model::SERVICE,
 ];
 
 /// The service whose base the request path is under.

@@ -443,6 +443,8 @@ pub(crate) struct State {
     pub targets: crate::registry::Targets,
     /// Cloud storage's objects.
     pub storage: crate::storage::Store,
+    /// The data services' databases and models.
+    pub data: crate::data::Data,
     initial: EmulatorConfig,
     core: Mutex<Core>,
     logs: Mutex<Logs>,
@@ -457,6 +459,7 @@ impl State {
     pub fn new(config: EmulatorConfig, url: String) -> Result<Self, String> {
         let storage = crate::storage::Store::new(config.storage_dir.clone())
             .map_err(|e| format!("storage directory {:?}: {e}", config.storage_dir))?;
+        let data = crate::data::Data::new(config.data_dir.clone(), &config.env_id)?;
         let state = Self {
             env_id: config.env_id.clone(),
             url,
@@ -464,6 +467,7 @@ impl State {
             kid: util::random_hex::<8>(),
             targets: Default::default(),
             storage,
+            data,
             initial: config.clone(),
             core: Mutex::new(Core { config, clock_offset: Duration::ZERO, db: Db::default(), next_user: 0 }),
             logs: Mutex::default(),
@@ -495,6 +499,7 @@ impl State {
         *lock(&self.logs) = Logs::default();
         lock(&self.faults).clear();
         self.storage.reset();
+        self.data.reset(&self.targets.data);
         // The seed users were valid at start, so they are valid again.
         let _ = self.seed();
     }

@@ -308,3 +308,64 @@ async fn binary_keeps_storage_objects_in_the_storage_dir() {
     // The objects outlive the process.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }
+
+#[tokio::test]
+async fn binary_seed_data_and_data_dir() {
+    let seed = temp_file(
+        "seed-data.json",
+        &json!({
+            "models": [{"name": "todo", "title": "Todos", "fields": [{"name": "text", "type": "string", "required": true}]}],
+            "sql": [
+                "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT); INSERT INTO items (label) VALUES ('one');",
+                "INSERT INTO items (label) VALUES ('two');"
+            ]
+        })
+        .to_string(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--quiet", "--seed-data", seed.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()];
+    let mut emu = start(&args).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let url = emu.url.clone();
+    let (status, tokens) =
+        post(&http, &format!("{url}/auth/v1/signin/anonymously"), json!({}), &[("x-device-id", DEVICE)]).await;
+    assert_eq!(status, 200, "{tokens}");
+    let auth = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let rows: Value = http
+        .get(format!("{url}/v1/rdb/rest/items?select=label&order=id"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rows, json!([{"label": "one"}, {"label": "two"}]));
+    let created: Value = http
+        .post(format!("{url}/v1/model/prod/todo/create"))
+        .header("authorization", &auth)
+        .json(&json!({"data": {"text": "buy milk"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created["data"]["id"].is_string(), "{created}");
+    assert!(dir.path().join("default.emulator-env.sqlite3").exists());
+    emu.child.kill().await.unwrap();
+    let _ = std::fs::remove_file(seed);
+
+    // A bad seed file stops the start.
+    let bad = temp_file("bad-seed-data.json", r#"{"sql": ["CREATE TABLE ("]}"#);
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(BIN).args(["--seed-data", bad.to_str().unwrap()]).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("exits within 30 s")
+    .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("seed"));
+    let _ = std::fs::remove_file(bad);
+}
