@@ -212,6 +212,13 @@ pub struct FilterSet {
 }
 
 impl FilterSet {
+    fn encode(&self) -> Result<Filters, Error> {
+        match &self.error {
+            Some(error) => Err(error.clone()),
+            None => Filters::from_filters(&self.items),
+        }
+    }
+
     fn encoded(&mut self) -> Result<Filters, Error> {
         if let Some(error) = self.error.take() {
             return Err(error);

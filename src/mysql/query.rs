@@ -154,6 +154,22 @@ impl Select {
         self
     }
 
+    /// The filter query parameters this query sends (before form encoding), or the mistake in them: for
+    /// logs and debugging.
+    ///
+    /// ```
+    /// use cloudbase::mysql::Filterable as _;
+    /// # let app = cloudbase::CloudBase::builder("env").build().unwrap();
+    /// let query = app.mysql().from("users").select("*").eq("name", "Bob, Jr.").or(|g| g.lt("age", 18).is_null("age"));
+    /// assert_eq!(query.encoded().unwrap().to_string(), "name=eq.Bob, Jr.&or=(age.lt.18,age.is.null)");
+    /// ```
+    pub fn encoded(&self) -> Result<super::Filters, Error> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        self.filters.encode()
+    }
+
     fn checked(&mut self) -> Result<super::Filters, Error> {
         if let Some(error) = self.error.take() {
             return Err(error);
