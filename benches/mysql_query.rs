@@ -59,11 +59,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn bench(c: &mut Criterion) {
     let rt = runtime();
-    let (emu, body) = rt.block_on(async {
+    let (emu, _token, body) = rt.block_on(async {
         let emu = Emulator::builder().sql(seed()).start().await.expect("emulator");
+        let app = CloudBase::builder(emu.env_id()).base_url(emu.url()).build().expect("app");
+        let session = app.auth().sign_in_anonymously().await.expect("sign-in");
+        let token = session.access_token.expose_secret().to_owned();
         let url = format!("{}/v1/rdb/rest/players?active=eq.1&select=id,name,score,guild,active", emu.url());
-        let body = reqwest::get(url).await.expect("query").bytes().await.expect("body");
-        (emu, body)
+        let reply = reqwest::Client::new().get(url).bearer_auth(&token).send().await.expect("query");
+        (emu, token, reply.bytes().await.expect("body"))
     });
     let rows: Vec<Player> = serde_json::from_slice(&body).expect("rows");
     assert_eq!(rows.len(), ROWS);
@@ -87,6 +90,13 @@ fn bench(c: &mut Criterion) {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
     for (group, base) in [("rows10k", fixed.clone()), ("rows10k_emulator", emu.url())] {
         let app = CloudBase::builder(emu.env_id()).base_url(&base).http_client(http.clone()).build().expect("app");
+        // On the emulator both sides carry a user's token; the fixed server needs none, so neither sends one.
+        let bearer = if base == fixed {
+            None
+        } else {
+            let session = rt.block_on(app.auth().sign_in_anonymously()).expect("sign-in");
+            Some(session.access_token.expose_secret().to_owned())
+        };
         let mut g = c.benchmark_group(group);
         g.sample_size(20);
         g.bench_function("sdk_execute_typed", |b| {
@@ -105,13 +115,14 @@ fn bench(c: &mut Criterion) {
         let url = format!("{base}/v1/rdb/rest/players");
         g.bench_function("raw_reqwest_serde", |b| {
             b.to_async(&rt).iter(|| async {
-                let reply = http
+                let mut request = http
                     .get(&url)
                     .query(&[("active", "eq.1"), ("select", "id,name,score,guild,active")])
-                    .header("x-request-id", uuid::Uuid::new_v4().simple().to_string())
-                    .send()
-                    .await
-                    .expect("send");
+                    .header("x-request-id", uuid::Uuid::new_v4().simple().to_string());
+                if let Some(token) = &bearer {
+                    request = request.bearer_auth(token);
+                }
+                let reply = request.send().await.expect("send");
                 let bytes = reply.bytes().await.expect("body");
                 let rows: Vec<Player> = serde_json::from_slice(&bytes).expect("rows");
                 assert_eq!(rows.len(), ROWS);

@@ -49,10 +49,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A MySQL table: insert, query with filters and a count, update, delete.
     let players = app.mysql().from("players");
     let new = [("Ann", 1200, Some("Owls")), ("Bob, Jr.", 800, None), ("Zoë", 1500, Some("Owls")), ("Dan", 300, None)];
-    let rows: Vec<Player> =
-        new.iter().map(|(n, s, g)| Player { id: None, name: (*n).into(), score: *s, guild: g.map(Into::into) }).collect();
+    let rows: Vec<Player> = new
+        .iter()
+        .map(|(n, s, g)| Player { id: None, name: (*n).into(), score: *s, guild: g.map(Into::into) })
+        .collect();
     let inserted = timeout(CALL, players.clone().insert(&rows).returning().execute::<Player>()).await??;
-    println!("inserted {} players, ids {:?}", inserted.rows.len(), inserted.rows.iter().map(|p| p.id).collect::<Vec<_>>());
+    println!(
+        "inserted {} players, ids {:?}",
+        inserted.rows.len(),
+        inserted.rows.iter().map(|p| p.id).collect::<Vec<_>>()
+    );
 
     let top = timeout(
         CALL,
@@ -69,7 +75,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await??;
     println!("top of {:?}: {:?}", top.total, top.rows.iter().map(|p| (&p.name, p.score)).collect::<Vec<_>>());
 
-    let promoted = timeout(CALL, players.clone().update(&json!({"guild": "Owls"})).is_null("guild").gte("score", 500).send()).await??;
+    let promoted =
+        timeout(CALL, players.clone().update(&json!({"guild": "Owls"})).is_null("guild").gte("score", 500).send())
+            .await??;
     println!("promoted {:?} player(s)", promoted.affected);
     let removed = timeout(CALL, players.clone().delete().lt("score", 500).returning().execute::<Player>()).await??;
     println!("removed {:?}", removed.rows.iter().map(|p| &p.name).collect::<Vec<_>>());
@@ -79,7 +87,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let todos = app.models().model("todo");
     let id = timeout(CALL, todos.create(&Todo { title: "Ship the release".into(), done: false })).await??;
     timeout(CALL, todos.create_many(&[Todo { title: "Write notes".into(), done: true }])).await??;
-    let open = timeout(CALL, todos.list::<Todo>(ListQuery::new().where_(Where::eq("done", false)).get_count(true))).await??;
+    let open =
+        timeout(CALL, todos.list::<Todo>(ListQuery::new().where_(Where::eq("done", false)).get_count(true))).await??;
     println!("{:?} open todo(s): {:?}", open.total, open.records.iter().map(|t| &t.title).collect::<Vec<_>>());
     timeout(CALL, todos.update(Where::eq("_id", &id), &json!({"done": true}))).await??;
     let deleted = timeout(CALL, todos.delete_many(Where::eq("done", true))).await??;

@@ -79,7 +79,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let deleted = timeout(CALL, storage.delete_file([uploaded.file_id.clone(), uploaded.file_id.replace("reports/2026", "archive")])).await??;
+    let deleted = timeout(
+        CALL,
+        storage.delete_file([uploaded.file_id.clone(), uploaded.file_id.replace("reports/2026", "archive")]),
+    )
+    .await??;
     println!("deleted {} files", deleted.all_ok()?.len());
     emu.shutdown().await;
     Ok(())

@@ -53,7 +53,7 @@ pub struct Rows<T> {
     pub rows: Vec<T>,
     /// All matching rows (not only this page), when a count was asked.
     pub total: Option<u64>,
-    /// The HTTP status (200, or 206 for a partial page).
+    /// The HTTP status.
     pub status: u16,
     /// The request id.
     pub request_id: Option<String>,

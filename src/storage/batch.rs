@@ -74,7 +74,9 @@ impl<T> IntoIterator for FileResults<T> {
 pub struct TempFileUrl {
     /// The file id.
     pub file_id: String,
-    /// The signed URL: anyone holding it can download the file until it expires.
+    /// The signed URL: anyone holding it can download the file until it expires. Its path is the cloud path
+    /// as written (it may hold spaces or unicode): prefer [`url_encoded`](Self::url_encoded) where a valid URL
+    /// is needed.
     pub url: String,
     /// The same URL with its path percent-encoded, when the service sent it.
     pub url_encoded: Option<String>,

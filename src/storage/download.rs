@@ -139,7 +139,9 @@ impl DownloadFile {
         let storage = Storage { core: Arc::clone(&self.core) };
         let url = storage.get_temp_file_url([self.file_id.as_str()]).await?.items.into_iter().next();
         let url = url.unwrap_or(Err(Error::Cancelled("no download url")))?;
-        let request = self.core.transport.http.get(&url.url).timeout(self.timeout);
+        // The encoded form is a valid URL as is; `url` may hold the key as written (spaces, unicode).
+        let address = url.url_encoded.as_deref().unwrap_or(&url.url);
+        let request = self.core.transport.http.get(address).timeout(self.timeout);
         let response = request.send().await.map_err(|e| Error::from_transport(e, OPERATION, None))?;
         if !response.status().is_success() {
             return Err(error_reply(response, OPERATION).await);

@@ -110,10 +110,15 @@ fn object_url(state: &State, key: &str) -> String {
     format!("{}{}/{}/{}", state.url, COS_SERVICE.base, bucket(&state.env_id), encode_key(key))
 }
 
-/// A signed download URL valid until `t`.
-fn download_url(state: &State, key: &str, t: u64) -> String {
-    let sign = download_signature(&state.jwt_key, &format!("/{}/{key}", bucket(&state.env_id)), t);
-    format!("{}?sign={sign}&t={t}", object_url(state, key))
+/// A signed download URL valid until `t`, twice: as `downloadUrl` (the key as written, which the JS SDK passes
+/// through `encodeURI`; only `?` and `#`, which would end the path, are escaped) and as `downloadUrlEncoded`
+/// (every path segment percent-encoded: a valid URL as is).
+fn download_urls(state: &State, key: &str, t: u64) -> (String, String) {
+    let bucket = bucket(&state.env_id);
+    let sign = download_signature(&state.jwt_key, &format!("/{bucket}/{key}"), t);
+    let written = key.replace('?', "%3F").replace('#', "%23");
+    let raw = format!("{}{}/{bucket}/{written}?sign={sign}&t={t}", state.url, COS_SERVICE.base);
+    (raw, format!("{}?sign={sign}&t={t}", object_url(state, key)))
 }
 
 fn refusal_error(id_field: &str, id: Option<&str>, refusal: Refusal) -> Value {
@@ -191,7 +196,7 @@ async fn upload_item(state: &State, caller: &Caller, item: &Value) -> Value {
     let path = format!("/{}/{key}", bucket(&state.env_id));
     let signature = upload_signature(secret, &path, end, &meta, &headers);
     let names: Vec<String> = headers.into_iter().map(|(name, _)| name).collect();
-    let download = download_url(state, &key, end);
+    let (download, download_encoded) = download_urls(state, &key, end);
     json!({
         "objectId": object_id,
         "uploadUrl": object_url(state, &key),
@@ -200,7 +205,7 @@ async fn upload_item(state: &State, caller: &Caller, item: &Value) -> Value {
         "cloudObjectMeta": meta,
         "cloudObjectId": file_id(&state.env_id, &key),
         "downloadUrl": download,
-        "downloadUrlEncoded": download,
+        "downloadUrlEncoded": download_encoded,
     })
 }
 
@@ -231,8 +236,8 @@ async fn download_info(AxumState(state): St, request: Request) -> Response<Body>
         };
         out.push(match state.storage.meta(&key).await {
             Ok(Some(_)) => {
-                let url = download_url(&state, &key, end);
-                json!({ "cloudObjectId": id, "downloadUrl": url, "downloadUrlEncoded": url })
+                let (url, encoded) = download_urls(&state, &key, end);
+                json!({ "cloudObjectId": id, "downloadUrl": url, "downloadUrlEncoded": encoded })
             }
             Ok(None) => item_error("cloudObjectId", Some(&id), NOT_EXIST, "object not exist"),
             Err(e) => item_error("cloudObjectId", Some(&id), COS_FAILED, &format!("cannot read the object store: {e}")),

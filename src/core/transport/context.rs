@@ -330,7 +330,9 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> reqwest:
     if response.content_length().is_some_and(|len| len > limit as u64) {
         return Ok(None);
     }
-    let mut body = bytes::BytesMut::new();
+    // Sized once from the announced length: a large reply is copied once, not regrown.
+    let announced = response.content_length().map_or(0, |len| usize::try_from(len).unwrap_or(limit).min(limit));
+    let mut body = bytes::BytesMut::with_capacity(announced);
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > limit {
             return Ok(None);
