@@ -105,12 +105,13 @@ pub enum Error {
     /// The work was abandoned before it finished (the runtime is shutting down).
     #[error("cancelled: {0}")]
     Cancelled(&'static str),
-    /// The OAuth callback does not belong to a sign-in this client started, or carries a provider error.
+    /// The OAuth callback does not belong to a sign-in this client started, or carries a provider error, or
+    /// the loopback redirect could not be received.
     #[error("OAuth: {0}")]
-    OAuth(String),
-    /// The session store failed.
+    OAuth(#[source] OAuthError),
+    /// The session store failed; its [`StoreError`](crate::StoreError) keeps the cause.
     #[error("session store: {0}")]
-    Storage(String),
+    Storage(#[source] crate::StoreError),
     /// A local file or stream of a transfer could not be read or written (an upload's source, a download's
     /// destination).
     #[error("{operation}: {what}: {source}")]
@@ -123,6 +124,33 @@ pub enum Error {
         #[source]
         source: Arc<std::io::Error>,
     },
+}
+
+/// Why an OAuth sign-in failed ([`Error::OAuth`]): the reason, and the I/O error behind it when there is one
+/// (the loopback listener).
+#[derive(Clone, Debug)]
+pub struct OAuthError {
+    reason: String,
+    source: Option<Arc<std::io::Error>>,
+}
+
+impl OAuthError {
+    /// Why, in words (never a token or a code).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for OAuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// An error answered by the CloudBase service.
@@ -398,8 +426,16 @@ impl Error {
         matches!(self, Error::Service(s) if matches!(s.code, ErrorCode::InvalidGrant | ErrorCode::Unauthenticated))
     }
 
-    pub(crate) fn storage(e: impl fmt::Display) -> Self {
-        Error::Storage(e.to_string())
+    pub(crate) fn storage(e: crate::StoreError) -> Self {
+        Error::Storage(e)
+    }
+
+    pub(crate) fn oauth(reason: impl Into<String>) -> Self {
+        Error::OAuth(OAuthError { reason: reason.into(), source: None })
+    }
+
+    pub(crate) fn oauth_io(reason: impl Into<String>, source: std::io::Error) -> Self {
+        Error::OAuth(OAuthError { reason: reason.into(), source: Some(Arc::new(source)) })
     }
 
     pub(crate) fn io(operation: &'static str, what: impl Into<String>, source: std::io::Error) -> Self {

@@ -43,7 +43,7 @@ pub use auth::{
 pub use captcha::{CaptchaAnswer, CaptchaChallenge, CaptchaFuture, CaptchaHandler, CaptchaToken};
 pub use claims::Claims;
 pub use cloudrun::{MAX_BODY_BYTES, ServerSentEvent, ServiceRequest, ServiceResponse};
-pub use error::{Error, ErrorCode, ServiceError};
+pub use error::{Error, ErrorCode, OAuthError, ServiceError};
 pub use functions::{CallFunction, FunctionResult, MAX_EVENT_BYTES};
 /// HTTP types used by the service builders (`Method`, `StatusCode`, `HeaderMap`).
 pub use http;

@@ -277,8 +277,8 @@ async fn oauth_loopback_shows_and_returns_a_provider_error() {
         })
         .await
         .unwrap_err();
-    let Error::OAuth(message) = &err else { panic!("{err:?}") };
-    assert!(message.contains("access_denied"), "{message}");
+    let Error::OAuth(oauth) = &err else { panic!("{err:?}") };
+    assert!(oauth.reason().contains("access_denied"), "{oauth}");
     let (callback, state, (status, page)) = report(rx).await;
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("access_denied"), "{page}");

@@ -25,7 +25,7 @@ struct FlakyStore {
 
 impl FlakyStore {
     fn check(&self) -> Result<(), StoreError> {
-        if self.fail_writes.load(Ordering::SeqCst) { Err(StoreError("disk full".into())) } else { Ok(()) }
+        if self.fail_writes.load(Ordering::SeqCst) { Err(StoreError::new("disk full")) } else { Ok(()) }
     }
 }
 

@@ -223,7 +223,7 @@ impl Auth {
             Ok(url) => url,
             // The official SDKs decode the URI once before use: it may arrive percent-encoded.
             Err(_) => url::Url::parse(&percent_decode(&response.uri))
-                .map_err(|_| Error::OAuth("the service returned an invalid authorization URL".to_owned()))?,
+                .map_err(|_| Error::oauth("the service returned an invalid authorization URL"))?,
         };
         if !options.query_params.is_empty() {
             let mut pairs = url.query_pairs_mut();
@@ -259,7 +259,7 @@ impl Auth {
                 let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
                 if let Some(error) = query.get("error") {
                     let description = query.get("error_description").map(String::as_str).unwrap_or_default();
-                    return Err(Error::OAuth(format!("the provider answered {error}: {description}")));
+                    return Err(Error::oauth(format!("the provider answered {error}: {description}")));
                 }
                 let code = query.get("code").cloned().ok_or_else(|| Error::invalid("callback", "no code"))?;
                 let state = query.get("state").cloned().ok_or_else(|| Error::invalid("callback", "no state"))?;
@@ -267,10 +267,13 @@ impl Auth {
             }
         };
         let code = validate::non_empty("code", &code)?;
-        let pending =
-            self.inner.oauth_states.lock().unwrap_or_else(|e| e.into_inner()).remove(&state).ok_or_else(|| {
-                Error::OAuth("the state does not belong to a sign-in started by this client".to_owned())
-            })?;
+        let pending = self
+            .inner
+            .oauth_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&state)
+            .ok_or_else(|| Error::oauth("the state does not belong to a sign-in started by this client"))?;
         let body = ProviderTokenRequest {
             provider_id: pending.provider.clone(),
             provider_code: Some(code.into()),
@@ -329,8 +332,8 @@ impl Auth {
     ) -> Result<Session, Error> {
         let listener = TcpListener::bind(("127.0.0.1", options.port))
             .await
-            .map_err(|e| Error::OAuth(format!("cannot listen on 127.0.0.1: {e}")))?;
-        let port = listener.local_addr().map_err(|e| Error::OAuth(e.to_string()))?.port();
+            .map_err(|e| Error::oauth_io("cannot listen on 127.0.0.1", e))?;
+        let port = listener.local_addr().map_err(|e| Error::oauth_io("cannot read the listener's port", e))?.port();
         let redirect_to = format!("http://127.0.0.1:{port}{}", options.path);
         let request = self.sign_in_with_oauth(OAuthOptions::new(provider, &redirect_to)).await?;
         open(&request.url);
@@ -368,7 +371,7 @@ impl Auth {
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    return Err(Error::OAuth("no redirect from the browser in time".to_owned()));
+                    return Err(Error::oauth("no redirect from the browser in time"));
                 }
             }
         }
@@ -378,7 +381,7 @@ impl Auth {
         let Callback { mut socket, target, code, provider_error } = callback;
         let result = match self.verify_oauth(OAuthCallback::url(format!("http://127.0.0.1:{port}{target}"))).await {
             Ok(OAuthOutcome::SignedIn(session)) => Ok(session),
-            Ok(OAuthOutcome::IdentityLinked { .. }) => Err(Error::OAuth("unexpected identity binding".to_owned())),
+            Ok(OAuthOutcome::IdentityLinked { .. }) => Err(Error::oauth("unexpected identity binding")),
             Err(e) => Err(e),
         };
         let (status, title, message) = match &result {

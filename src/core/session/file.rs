@@ -73,7 +73,7 @@ impl FileStore {
         let paths = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || work(&paths))
             .await
-            .map_err(|e| StoreError(format!("file store task failed: {e}")))?
+            .map_err(|e| StoreError::with_source("file store task failed", e))?
     }
 }
 
@@ -95,7 +95,7 @@ impl Paths {
                 }
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(StoreError(format!("cannot read {}: {e}", self.path.display()))),
+            Err(e) => Err(StoreError::with_source(format!("cannot read {}", self.path.display()), e)),
         }
     }
 
@@ -123,17 +123,17 @@ impl Paths {
 
     fn write_all(&self, values: &BTreeMap<String, String>) -> Result<(), StoreError> {
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+        fs::create_dir_all(dir).map_err(|e| StoreError::with_source(format!("cannot create {}", dir.display()), e))?;
         // tempfile creates the file with mode 0600 on Unix, before any byte is written.
         let mut temp = tempfile::Builder::new()
             .prefix(".cloudbase-session")
             .tempfile_in(dir)
-            .map_err(|e| StoreError(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
-        let bytes = serde_json::to_vec(values).map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| StoreError::with_source(format!("cannot create a temporary file in {}", dir.display()), e))?;
+        let bytes = serde_json::to_vec(values).map_err(|e| StoreError::with_source("cannot encode the values", e))?;
         temp.write_all(&bytes)?;
         temp.as_file().sync_all()?;
         temp.persist(&self.path)
-            .map_err(|e| StoreError(format!("cannot replace {}: {}", self.path.display(), e.error)))?;
+            .map_err(|e| StoreError::with_source(format!("cannot replace {}", self.path.display()), e.error))?;
         // Make the rename itself durable.
         if let Ok(dir) = File::open(dir) {
             let _ = dir.sync_all();
@@ -155,7 +155,9 @@ impl Paths {
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(&self.lock_path).map_err(|e| StoreError(format!("cannot open {}: {e}", self.lock_path.display())))
+        options
+            .open(&self.lock_path)
+            .map_err(|e| StoreError::with_source(format!("cannot open {}", self.lock_path.display()), e))
     }
 }
 
@@ -194,7 +196,7 @@ impl SessionStore for FileStore {
             let paths = Arc::clone(&self.inner);
             tokio::task::spawn_blocking(move || paths.open_lock_file())
                 .await
-                .map_err(|e| StoreError(format!("file store task failed: {e}")))??
+                .map_err(|e| StoreError::with_source("file store task failed", e))??
         };
         // Polling `try_lock` rather than a blocking `lock` on a thread: a stuck holder then costs a timer,
         // not a blocked thread per waiting call.
@@ -205,11 +207,11 @@ impl SessionStore for FileStore {
                 Ok(()) => return Ok(StoreLock::new(file)),
                 Err(std::fs::TryLockError::WouldBlock) => {}
                 Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(StoreError(format!("cannot lock {}: {e}", self.inner.lock_path.display())));
+                    return Err(StoreError::with_source(format!("cannot lock {}", self.inner.lock_path.display()), e));
                 }
             }
             if Instant::now() >= deadline {
-                return Err(StoreError(format!(
+                return Err(StoreError::new(format!(
                     "{} is held by another holder for more than {:?}; is a process using this store stopped?",
                     self.inner.lock_path.display(),
                     self.lock_timeout

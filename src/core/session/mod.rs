@@ -171,7 +171,7 @@ impl SessionEngine {
         let result = match session {
             Some(s) => match encode_stored(s) {
                 Ok(json) => self.store.set_locked(&self.key, Secret::new(json), lock).await,
-                Err(e) => Err(StoreError(e.to_string())),
+                Err(e) => Err(StoreError::with_source("cannot encode the session", e)),
             },
             None => self.store.remove_locked(&self.key, lock).await,
         };

@@ -71,7 +71,7 @@ impl fmt::Debug for RedisStore {
 
 fn redis_error(e: redis::RedisError) -> StoreError {
     // A RedisError's text never includes the URL or the values sent.
-    StoreError(format!("redis: {e}"))
+    StoreError::with_source("redis", e)
 }
 
 impl RedisStore {
@@ -138,7 +138,7 @@ impl RedisStore {
         lock: &StoreLock,
     ) -> Result<(), StoreError> {
         let Some(fence) = lock.fence() else {
-            return Err(StoreError("a RedisStore write needs this store's own lock".to_owned()));
+            return Err(StoreError::new("a RedisStore write needs this store's own lock"));
         };
         let mut connection = self.connection().await?;
         let script = redis::Script::new(script);
@@ -149,7 +149,7 @@ impl RedisStore {
         }
         match invocation.invoke_async::<i64>(&mut connection).await {
             Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains("FENCED") => Err(StoreError(
+            Err(e) if e.to_string().contains("FENCED") => Err(StoreError::new(
                 "the store lock expired and a newer holder took it; this write was refused (fencing)".to_owned(),
             )),
             Err(e) => Err(redis_error(e)),
@@ -217,7 +217,7 @@ impl SessionStore for RedisStore {
                 return Ok(StoreLock::fenced(guard, fence));
             }
             if Instant::now() >= deadline {
-                return Err(StoreError(format!(
+                return Err(StoreError::new(format!(
                     "the Redis lock {} is held by another holder for more than {:?}",
                     self.lock_key(),
                     self.lock_wait

@@ -7,14 +7,47 @@ use std::sync::{Arc, Mutex};
 
 use crate::Secret;
 
-/// A failure of a [`SessionStore`].
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
+/// A failure of a [`SessionStore`]: what failed, and the error that caused it ([`source`]).
+///
+/// [`source`]: std::error::Error::source
+#[derive(Clone, Debug)]
+pub struct StoreError {
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// A failure described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), source: None }
+    }
+
+    /// A failure described by `message`, caused by `source` (kept for [`std::error::Error::source`]).
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError { message: message.into(), source: Some(Arc::new(source)) }
+    }
+
+    /// What failed.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<std::io::Error> for StoreError {
     fn from(e: std::io::Error) -> Self {
-        StoreError(e.to_string())
+        StoreError::with_source("I/O error", e)
     }
 }
 
