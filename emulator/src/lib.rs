@@ -1,27 +1,4 @@
-//! `cloudbase-emulator`: a local implementation of the CloudBase auth HTTP API (`/auth/v1/...`, every
-//! operation of `openapi/auth.yaml`) with real state, plus cloud functions (`/v1/functions`), cloud run
-//! (`/v1/cloudrun`) and APIs (`/v1/apis`) registered with [`Emulator::builder`] (in-process handlers or local
-//! servers to forward to), and cloud storage (`/v1/storages`, `openapi/storage.yaml`, with the objects
-//! uploaded and downloaded through signed URLs under `/_cos`, kept in [`EmulatorConfig::storage_dir`]), and the
-//! data services on embedded SQLite databases: MySQL RESTful (`/v1/rdb/rest`, `openapi/mysql.yaml`), data
-//! models, data sources and `mysqlCommand` (`/v1/model`, `openapi/model.yaml`, models declared with
-//! [`ModelDef`]), for tests, examples and offline development.
-//!
-//! It stands on the spec and the reference notes alone (it does not use the `cloudbase` crate), so it can
-//! catch the SDK's mistakes. Start it in-process:
-//!
-//! ```no_run
-//! # async fn run() -> std::io::Result<()> {
-//! let emu = cloudbase_emulator::Emulator::start().await?;
-//! println!("auth service at {}/auth/v1, env {}", emu.url(), emu.env_id());
-//! // ... drive it over HTTP; read the codes it "sent" from emu.outbox() ...
-//! emu.shutdown().await;
-//! # Ok(()) }
-//! ```
-//!
-//! or as the `cloudbase-emulator` binary (`cargo run -p cloudbase-emulator -- --port 9000`). Test controls are
-//! available both as methods of [`EmulatorHandle`] and over HTTP under `/_emulator/` (see the README).
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 mod apis;

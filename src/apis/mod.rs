@@ -12,12 +12,27 @@ use crate::{CloudBase, Error};
 impl CloudBase {
     /// The API connector labelled `name` (`{METHOD} /v1/apis/{name}/{path}`).
     ///
-    /// ```no_run
-    /// # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emu = cloudbase_emulator::Emulator::builder()
+    /// #     .api("weather", |request: axum::extract::Request, _caller| async move {
+    /// #         let body = serde_json::json!({ "asked": request.uri().to_string() }).to_string();
+    /// #         axum::response::Response::builder()
+    /// #             .header("content-type", "application/json")
+    /// #             .body(axum::body::Body::from(body))
+    /// #             .unwrap()
+    /// #     })
+    /// #     .start()
+    /// #     .await?;
+    /// # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
+    /// # app.auth().sign_in_anonymously().await?;
     /// let weather = app.apis("weather");
     /// let today: serde_json::Value = weather.get("today").query("city", "Shenzhen").send().await?.json().await?;
+    /// assert_eq!(today["asked"], "/today?city=Shenzhen");
     /// let saved = weather.post("notes").json(&serde_json::json!({"text": "rain"})).send().await?;
-    /// # let _ = (today, saved); Ok(()) }
+    /// assert!(saved.status().is_success());
+    /// # Ok(()) }
     /// ```
     pub fn apis(&self, name: impl Into<String>) -> Apis {
         Apis { core: Arc::clone(self.core()), name: name.into() }

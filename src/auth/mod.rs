@@ -32,14 +32,17 @@ pub use pending::{PendingOtp, PendingPasswordReset, PendingReauthentication, Pen
 /// Cheap to clone (`Arc` inside), `Send + Sync`; clones share the session. Methods keep the Flutter SDK's
 /// names in snake_case; flows that wait for a person return a handle that can only move forward:
 ///
-/// ```no_run
-/// # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emu = cloudbase_emulator::Emulator::start().await?;
+/// # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
 /// use cloudbase::SignInWithOtp;
 /// let auth = app.auth();
 /// let pending = auth.sign_in_with_otp(SignInWithOtp::email("someone@example.com")).await?;
-/// let code = "123456"; // what the user received
-/// let session = pending.verify(code).await?;
-/// println!("{:?}", session.user);
+/// let code = emu.last_code_for("someone@example.com").expect("a code was sent").code; // what the user received
+/// let session = pending.verify(code.as_str()).await?;
+/// assert_eq!(session.user.and_then(|u| u.email).as_deref(), Some("someone@example.com"));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

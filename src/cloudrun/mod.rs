@@ -32,19 +32,28 @@ impl CloudBase {
     /// user or with the publishable key. The method defaults to GET and the path to `/`, as in the Flutter
     /// SDK's `callContainer`.
     ///
-    /// ```no_run
-    /// # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
-    /// use futures::StreamExt as _;
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emu = cloudbase_emulator::Emulator::builder()
+    /// #     .cloudrun("api", |request: axum::extract::Request, _caller| async move {
+    /// #         let body = serde_json::json!({ "path": request.uri().path() }).to_string();
+    /// #         axum::response::Response::builder()
+    /// #             .header("content-type", "application/json")
+    /// #             .body(axum::body::Body::from(body))
+    /// #             .unwrap()
+    /// #     })
+    /// #     .start()
+    /// #     .await?;
+    /// # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
+    /// # app.auth().sign_in_anonymously().await?;
     /// let reply = app.call_container("api").path("/items/42").send().await?.error_for_status()?;
     /// let item: serde_json::Value = reply.json().await?;
-    ///
-    /// let mut events = app.call_container("chat").method(http::Method::POST).path("/stream")
-    ///     .json(&serde_json::json!({"prompt": "hi"})).send().await?.events();
-    /// while let Some(event) = events.next().await {
-    ///     println!("{}", event?.data);
-    /// }
-    /// # let _ = item; Ok(()) }
+    /// assert_eq!(item["path"], "/items/42");
+    /// # Ok(()) }
     /// ```
+    ///
+    /// A streamed reply is read as it arrives: `.bytes_stream()`, or `.events()` for server-sent events.
     pub fn call_container(&self, name: impl Into<String>) -> ServiceRequest {
         ServiceRequest::container(self.core(), name.into())
     }

@@ -22,14 +22,26 @@ impl CloudBase {
     /// Calls the cloud function `name` (`POST /v1/functions/{name}`) as the signed-in user, or with the
     /// publishable key when nobody is signed in. The Flutter SDK's `callFunction`.
     ///
-    /// ```no_run
-    /// # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use cloudbase_emulator::{Emulator, FunctionReply};
+    /// # let emu = Emulator::builder()
+    /// #     .function("sum", |event: serde_json::Value, _caller| async move {
+    /// #         let sum = event["a"].as_i64().unwrap_or(0) + event["b"].as_i64().unwrap_or(0);
+    /// #         Ok(FunctionReply::Json(serde_json::json!({ "sum": sum })))
+    /// #     })
+    /// #     .start()
+    /// #     .await?;
+    /// # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
+    /// # app.auth().sign_in_anonymously().await?;
     /// #[derive(serde::Serialize)]
     /// struct Sum { a: i64, b: i64 }
     /// #[derive(serde::Deserialize)]
     /// struct Total { sum: i64 }
     /// let reply = app.call_function("sum").data(&Sum { a: 1, b: 2 }).send::<Total>().await?;
-    /// println!("{} (request {:?})", reply.result.sum, reply.request_id);
+    /// assert_eq!(reply.result.sum, 3);
+    /// println!("request {:?}", reply.request_id);
     /// # Ok(()) }
     /// ```
     pub fn call_function(&self, name: impl Into<String>) -> CallFunction {

@@ -3,8 +3,16 @@
 //! `mysqlCommand` and the seven data source queries) in snake_case, generic over serde types, with a typed
 //! [`Where`] for the filter grammar. Over the generated `raw::model` client.
 //!
-//! ```no_run
-//! # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use cloudbase_emulator::{Emulator, FieldType, ModelDef};
+//! # let emu = Emulator::builder()
+//! #     .model(ModelDef::new("todo").field("title", FieldType::String, true).field("done", FieldType::Boolean, false))
+//! #     .start()
+//! #     .await?;
+//! # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
+//! # app.auth().sign_in_anonymously().await?;
 //! use cloudbase::models::{ListQuery, Where};
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! struct Todo { title: String, done: bool }
@@ -13,7 +21,7 @@
 //! let page = todos
 //!     .list::<Todo>(ListQuery::new().where_(Where::eq("done", false)).order_by("createdAt", false).get_count(true))
 //!     .await?;
-//! println!("{} open of {:?}; created {id}", page.records.len(), page.total);
+//! assert_eq!((page.records.len(), page.total), (1, Some(1)));
 //! todos.update(Where::eq("_id", &id), &serde_json::json!({"done": true})).await?;
 //! # Ok(()) }
 //! ```

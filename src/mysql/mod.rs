@@ -2,8 +2,16 @@
 //! implementation: a typed PostgREST query builder (`app.mysql().from("users").select("id,name").eq(..)`)
 //! and the Flutter SDK's `query`, `insert`, `update`, `delete`, `count` (see [`MySqlQueryOptions`]).
 //!
-//! ```no_run
-//! # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emu = cloudbase_emulator::Emulator::builder()
+//! #     .sql("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INTEGER, status TEXT, nickname TEXT);
+//! #           INSERT INTO users VALUES (1, 'Ann', 34, 'active', NULL), (2, 'Bo', 17, 'active', 'b')")
+//! #     .start()
+//! #     .await?;
+//! # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
+//! # app.auth().sign_in_anonymously().await?;
 //! use cloudbase::mysql::{Count, Filterable as _, Order};
 //! #[derive(serde::Deserialize)]
 //! struct User { id: i64, name: String }
@@ -19,7 +27,7 @@
 //!     .count(Count::Exact)
 //!     .execute::<User>()
 //!     .await?;
-//! println!("{} of {:?} users", page.rows.len(), page.total);
+//! assert_eq!((page.rows[0].id, page.rows[0].name.as_str(), page.total), (1, "Ann", Some(1)));
 //! # Ok(()) }
 //! ```
 

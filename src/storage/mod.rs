@@ -5,15 +5,21 @@
 //! straight between this process and the object store, streamed both ways (a file is never held in memory).
 //! Batch calls answer one result per item, in order: one bad item never fails the others.
 //!
-//! ```no_run
-//! # async fn demo(app: cloudbase::CloudBase) -> Result<(), cloudbase::Error> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emu = cloudbase_emulator::Emulator::start().await?;
+//! # let app = cloudbase::CloudBase::builder(emu.env_id()).base_url(emu.url()).build()?;
+//! app.auth().sign_in_anonymously().await?;
 //! let storage = app.storage();
 //! let uploaded = storage.upload_file("notes/hello.txt", b"hello".to_vec()).send().await?;
 //! let urls = storage.get_temp_file_url([uploaded.file_id.as_str()]).await?;
 //! for url in urls.items {
 //!     println!("{}", url?.url);
 //! }
-//! storage.download_file(&uploaded.file_id).to_path("hello.txt").await?;
+//! let dir = tempfile::tempdir()?;
+//! storage.download_file(&uploaded.file_id).to_path(dir.path().join("hello.txt")).await?;
+//! assert_eq!(std::fs::read(dir.path().join("hello.txt"))?, b"hello");
 //! storage.delete_file([uploaded.file_id]).await?.all_ok()?;
 //! # Ok(()) }
 //! ```
