@@ -75,7 +75,7 @@ async fn the_lock_is_exclusive_bounded_and_expires() {
     let held = store.lock().await.unwrap();
     let started = Instant::now();
     let err = store.lock().await.unwrap_err();
-    assert!(err.0.contains("held by another holder"), "{err}");
+    assert!(err.message().contains("held by another holder"), "{err}");
     assert!(started.elapsed() >= Duration::from_millis(200));
     drop(held);
     // Released (by a task spawned on drop): taken again within the wait.
@@ -96,7 +96,7 @@ async fn a_holder_whose_lock_expired_cannot_overwrite_the_next_holders_write() {
     assert!(next.fence() > paused.fence());
     store.set_locked("credentials_x", Secret::from("newer"), &next).await.unwrap();
     let err = store.set_locked("credentials_x", Secret::from("stale"), &paused).await.unwrap_err();
-    assert!(err.0.contains("fencing"), "{err}");
+    assert!(err.message().contains("fencing"), "{err}");
     assert!(store.remove_locked("credentials_x", &paused).await.is_err());
     assert_eq!(store.get("credentials_x").await.unwrap().unwrap().expose_secret(), "newer");
     let unlocked = cloudbase::StoreLock::none();

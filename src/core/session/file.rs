@@ -279,7 +279,7 @@ mod tests {
         let started = Instant::now();
         let err = store.lock().await.unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(200));
-        assert!(err.0.contains("held by another holder"), "{err}");
+        assert!(err.message().contains("held by another holder"), "{err}");
         drop(held);
         let _again = store.lock().await.expect("free again after release");
     }
