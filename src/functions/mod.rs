@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -188,13 +187,7 @@ impl CallFunction {
             let attempt = core.send("call_function", &who, None, &send).await;
             let request_id = attempt.request_id;
             let stream = attempt.result?;
-            // The transport read the reply whole (bounded): usually one chunk, taken as is.
-            let mut chunks: Vec<Bytes> = stream
-                .into_inner()
-                .try_collect()
-                .await
-                .map_err(|e| Error::from_transport(e, "call_function", request_id.clone()))?;
-            let body = if chunks.len() == 1 { chunks.pop().unwrap_or_default() } else { Bytes::from(chunks.concat()) };
+            let body = crate::core::transport::collect_body(stream, "call_function", &request_id).await?;
             Ok((body, request_id))
         })
         .await

@@ -4,8 +4,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures::TryStreamExt as _;
 use progenitor_client::ByteStream;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -43,13 +41,7 @@ where
                 let attempt = core.send(operation, &who, None, send).await;
                 let request_id = attempt.request_id;
                 let stream = attempt.result?;
-                let mut chunks: Vec<Bytes> = stream
-                    .into_inner()
-                    .try_collect()
-                    .await
-                    .map_err(|e| Error::from_transport(e, operation, request_id.clone()))?;
-                let body =
-                    if chunks.len() == 1 { chunks.pop().unwrap_or_default() } else { Bytes::from(chunks.concat()) };
+                let body = crate::core::transport::collect_body(stream, operation, &request_id).await?;
                 // An error inside HTTP 200 names an expired token like a 401 would: let the session refresh.
                 if let Some(error) = token_error(&body, operation, request_id.clone()) {
                     return Err(error);

@@ -5,7 +5,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt as _;
 use http::{HeaderName, HeaderValue};
 use progenitor_client::{ByteStream, ResponseValue};
 
@@ -143,13 +142,7 @@ pub(crate) async fn send(
             let response = attempt.result?;
             let status = response.status().as_u16();
             let range = ContentRange::parse(response.headers());
-            let mut chunks: Vec<Bytes> = response
-                .into_inner()
-                .into_inner()
-                .try_collect()
-                .await
-                .map_err(|e| Error::from_transport(e, operation, request_id.clone()))?;
-            let body = if chunks.len() == 1 { chunks.pop().unwrap_or_default() } else { Bytes::from(chunks.concat()) };
+            let body = crate::core::transport::collect_body(response.into_inner(), operation, &request_id).await?;
             Ok(Reply { status, range, body, request_id })
         }
     })

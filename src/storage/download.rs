@@ -59,22 +59,7 @@ impl DownloadFile {
         Self { core, file_id, progress: ProgressSink::default(), timeout: DEFAULT_TRANSFER_TIMEOUT }
     }
 
-    /// Calls `callback` as bytes arrive (from the task running the download: keep it quick).
-    pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.progress.set_callback(callback);
-        self
-    }
-
-    /// The download's progress as a stream of the newest figures; it ends when the download ends.
-    pub fn progress(&mut self) -> ProgressStream {
-        self.progress.stream()
-    }
-
-    /// The most the byte transfer may take (default 24 hours; the app's request timeout is for API calls).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    super::progress::transfer_options!("download", "arrive");
 
     /// Downloads into the file at `path`, replacing it only once every byte has arrived: the bytes go to a
     /// temporary file beside it, renamed into place at the end (a failed download leaves `path` as it was).

@@ -87,3 +87,28 @@ impl ProgressSink {
         }
     }
 }
+
+/// The options every transfer builder shares (its fields `progress: ProgressSink` and `timeout: Duration`):
+/// a progress callback, a progress stream, and the transfer's own timeout.
+macro_rules! transfer_options {
+    ($what:literal, $moving:literal) => {
+        #[doc = concat!("Calls `callback` as bytes ", $moving, " (from the task running the ", $what, ": keep it quick).")]
+        pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+            self.progress.set_callback(callback);
+            self
+        }
+
+        #[doc = concat!("The ", $what, "'s progress as a stream of the newest figures; it ends when the ", $what, " ends.")]
+        pub fn progress(&mut self) -> ProgressStream {
+            self.progress.stream()
+        }
+
+        /// The most the byte transfer may take (default 24 hours; the app's request timeout is for API calls).
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.timeout = timeout;
+            self
+        }
+    };
+}
+
+pub(crate) use transfer_options;

@@ -154,22 +154,7 @@ impl UploadFile {
         self
     }
 
-    /// Calls `callback` as bytes go out (from the task running the upload: keep it quick).
-    pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.progress.set_callback(callback);
-        self
-    }
-
-    /// The upload's progress as a stream of the newest figures; it ends when the upload ends.
-    pub fn progress(&mut self) -> ProgressStream {
-        self.progress.stream()
-    }
-
-    /// The most the byte transfer may take (default 24 hours; the app's request timeout is for API calls).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    super::progress::transfer_options!("upload", "go out");
 
     /// Checks the path and the source, gets a signed upload from the gateway, then streams the bytes to the
     /// object store.

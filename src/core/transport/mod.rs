@@ -92,6 +92,19 @@ impl Transport {
     }
 }
 
+/// The whole body of a generated call's byte-stream reply. The transport already read it (bounded) into one
+/// buffer, so it is usually one chunk, taken as is.
+pub(crate) async fn collect_body(
+    stream: progenitor_client::ByteStream,
+    operation: &'static str,
+    request_id: &Option<String>,
+) -> Result<bytes::Bytes, Error> {
+    use futures::TryStreamExt as _;
+    let mut chunks: Vec<bytes::Bytes> =
+        stream.into_inner().try_collect().await.map_err(|e| Error::from_transport(e, operation, request_id.clone()))?;
+    Ok(if chunks.len() == 1 { chunks.pop().unwrap_or_default() } else { bytes::Bytes::from(chunks.concat()) })
+}
+
 /// What one attempt learned besides its result: the method and path (the captcha `state` convention) and the
 /// request id (the server's, else the one sent).
 pub(crate) struct Attempt<T> {
