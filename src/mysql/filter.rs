@@ -89,6 +89,20 @@ impl IsValue {
             IsValue::Unknown => "unknown",
         }
     }
+
+    /// The value `text` names (`null`, `true`, `false`, `unknown`).
+    pub(crate) fn parse(text: &str) -> Result<Self, Error> {
+        [IsValue::Null, IsValue::True, IsValue::False, IsValue::Unknown]
+            .into_iter()
+            .find(|v| v.as_str() == text)
+            .ok_or_else(|| Error::invalid("filter", format!("`is` takes null, true, false or unknown, not {text:?}")))
+    }
+}
+
+impl From<IsValue> for Literal {
+    fn from(value: IsValue) -> Self {
+        Literal(value.as_str().to_owned())
+    }
 }
 
 /// A value in a filter: text, a number or a boolean, written as the grammar wants it.

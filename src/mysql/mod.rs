@@ -339,7 +339,7 @@ pub trait Filterable: Sized + sealed::Sealed {
         let value = value.into().0;
         let filter = match op {
             Op::In => Err(Error::invalid("filter", "`in` takes a list: use `in_`")),
-            Op::Is => is_literal(&value).and_then(|v| cond(column, op, false, filter::is_value(v))),
+            Op::Is => IsValue::parse(&value).and_then(|v| cond(column, op, false, filter::is_value(v))),
             _ => cond(column, op, false, CondValue::One(value)),
         };
         push(self, filter)
@@ -350,7 +350,7 @@ pub trait Filterable: Sized + sealed::Sealed {
         let value = value.into().0;
         let filter = match op {
             Op::In => Err(Error::invalid("filter", "`in` takes a list: use `not_in`")),
-            Op::Is => is_literal(&value).and_then(|v| cond(column, op, true, filter::is_value(v))),
+            Op::Is => IsValue::parse(&value).and_then(|v| cond(column, op, true, filter::is_value(v))),
             _ => cond(column, op, true, CondValue::One(value)),
         };
         push(self, filter)
@@ -393,29 +393,5 @@ fn group<F: Filterable>(builder: F, or: bool, negated: bool, build: impl FnOnce(
     match built.set.error.take() {
         Some(error) => push(builder, Err(error)),
         None => push(builder, Ok(Filter::Group { or, negated, items: built.set.items })),
-    }
-}
-
-fn is_literal(value: &str) -> Result<IsValue, Error> {
-    match value {
-        "null" => Ok(IsValue::Null),
-        "true" => Ok(IsValue::True),
-        "false" => Ok(IsValue::False),
-        "unknown" => Ok(IsValue::Unknown),
-        other => Err(Error::invalid("filter", format!("`is` takes null, true, false or unknown, not {other:?}"))),
-    }
-}
-
-impl From<IsValue> for Literal {
-    fn from(value: IsValue) -> Self {
-        Literal(
-            match value {
-                IsValue::Null => "null",
-                IsValue::True => "true",
-                IsValue::False => "false",
-                IsValue::Unknown => "unknown",
-            }
-            .to_owned(),
-        )
     }
 }
