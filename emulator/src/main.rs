@@ -200,6 +200,15 @@ async fn main() -> ExitCode {
         emulator.env_id(),
         url = emulator.url(),
     );
+    println!(
+        "cloudbase-emulator cloud storage in {}{}",
+        emulator.storage_dir().display(),
+        if args.get_one::<PathBuf>("storage-dir").is_some() {
+            ""
+        } else {
+            " (temporary: removed on Ctrl-C or SIGTERM)"
+        }
+    );
     for line in forward_lines {
         println!("{line}");
     }

@@ -39,6 +39,19 @@ async fn start(args: &[&str]) -> Running {
 }
 
 impl Running {
+    /// Stops the binary as a user's Ctrl-C or a supervisor would (SIGTERM), and checks that it exits cleanly
+    /// within 10 s: a killed emulator would leave its temporary storage directory behind.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill(1) runs");
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the binary exits within 10 s of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "{status}");
+    }
+
     /// The next stdout line that contains `needle` (at most 20 lines, 10 s).
     async fn line_with(&mut self, needle: &str) -> String {
         for _ in 0..20 {
@@ -157,7 +170,7 @@ async fn binary_email_otp_round_trip_over_plain_http() {
     .await;
     assert_eq!((status, wrong_env["error"].as_str()), (401, Some("invalid_client")));
 
-    emu.child.kill().await.unwrap();
+    emu.stop().await;
     let _ = std::fs::remove_file(seed);
 }
 
@@ -181,7 +194,14 @@ async fn binary_flags_apply() {
         (status, body["error"].as_str(), body["error_code"].as_i64()),
         (400, Some("captcha_required"), Some(4001))
     );
-    emu.child.kill().await.unwrap();
+    // Without --storage-dir the objects live in a temporary directory, which SIGTERM removes.
+    let line = emu.line_with("cloud storage in ").await;
+    let dir = line.split("cloud storage in ").nth(1).and_then(|rest| rest.split(" (temporary").next()).unwrap();
+    let dir = PathBuf::from(dir);
+    assert!(line.ends_with("(temporary: removed on Ctrl-C or SIGTERM)"), "{line}");
+    assert!(dir.is_dir(), "{line}");
+    emu.stop().await;
+    assert!(!dir.exists(), "{} is left behind", dir.display());
 }
 
 #[tokio::test]
@@ -261,7 +281,7 @@ async fn binary_forwards_functions_cloud_run_and_apis_to_local_servers() {
     }
     let missing = http.post(format!("{url}/v1/functions/other")).header("authorization", &auth).send().await.unwrap();
     assert_eq!(missing.status().as_u16(), 404);
-    emu.child.kill().await.unwrap();
+    emu.stop().await;
 }
 
 #[tokio::test]
@@ -283,6 +303,8 @@ async fn binary_keeps_storage_objects_in_the_storage_dir() {
     let dir = root.path().join("objects");
     let mut emu = start(&["--storage-dir", dir.to_str().unwrap()]).await;
     emu.line_with("cloud storage at").await;
+    let line = emu.line_with("cloud storage in ").await;
+    assert!(line.ends_with(&format!("cloud storage in {}", dir.display())), "{line}");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build().unwrap();
     let (status, tokens) =
         post(&http, &format!("{}/auth/v1/signin/anonymously", emu.url), json!({}), &[("x-device-id", DEVICE)]).await;
@@ -304,7 +326,7 @@ async fn binary_keeps_storage_objects_in_the_storage_dir() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    emu.child.kill().await.unwrap();
+    emu.stop().await;
     // The objects outlive the process.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }
@@ -353,7 +375,7 @@ async fn binary_seed_data_and_data_dir() {
         .unwrap();
     assert!(created["data"]["id"].is_string(), "{created}");
     assert!(dir.path().join("default.emulator-env.sqlite3").exists());
-    emu.child.kill().await.unwrap();
+    emu.stop().await;
     let _ = std::fs::remove_file(seed);
 
     // A bad seed file stops the start.
