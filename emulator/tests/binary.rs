@@ -346,7 +346,7 @@ async fn binary_seed_data_and_data_dir() {
     );
     let dir = tempfile::tempdir().unwrap();
     let args = ["--quiet", "--seed-data", seed.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()];
-    let mut emu = start(&args).await;
+    let emu = start(&args).await;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let url = emu.url.clone();
     let (status, tokens) =

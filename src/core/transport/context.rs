@@ -310,7 +310,7 @@ impl Context {
             }
         };
         let mut out_status = status;
-        if status.is_success() && self.sniff_error_bodies && is_error_body(&body) {
+        if status.is_success() && self.sniff_error_bodies && super::sniff::is_error_body(&body) {
             self.record(|m| m.error_in_success_body = true);
             out_status = reqwest::StatusCode::from_u16(ERROR_IN_BODY_STATUS).unwrap_or(status);
             if let Ok(value) = HeaderValue::from_str(status.as_str()) {
@@ -345,27 +345,6 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> reqwest:
 /// A fresh 32-hex request id, the shape the official SDKs send.
 pub(crate) fn new_request_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// True for a JSON object carrying an error: a non-empty `error` string (auth service), or `code` and
-/// `message` together (gateway). Success bodies never carry those.
-pub(crate) fn is_error_body(body: &Bytes) -> bool {
-    // Cheap filter first: most success bodies never mention either key.
-    let mentions = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
-    if !mentions(b"\"error\"") && !mentions(b"\"code\"") {
-        return false;
-    }
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return false;
-    };
-    let error = map.get("error").and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty());
-    let gateway = map.get("message").is_some()
-        && map.get("code").is_some_and(|c| match c {
-            serde_json::Value::String(s) => !s.is_empty() && s != "0",
-            serde_json::Value::Number(n) => n.as_i64() != Some(0),
-            _ => false,
-        });
-    error || gateway
 }
 
 #[cfg(test)]
@@ -418,30 +397,6 @@ mod tests {
     }
 
     #[test]
-    fn error_bodies_are_recognised() {
-        let yes = [
-            r#"{"error":"invalid_grant","error_description":"used"}"#,
-            r#"{"code":"ACCESS_TOKEN_EXPIRED","message":"expired"}"#,
-            r#"{"code":16,"message":"unauthenticated"}"#,
-        ];
-        let no = [
-            r#"{}"#,
-            r#"{"error":""}"#,
-            r#"{"access_token":"a","expires_in":7200}"#,
-            r#"{"provider_token":"p","code":"x"}"#,
-            r#"{"code":0,"message":"ok"}"#,
-            r#"[{"error":"x"}]"#,
-            "not json",
-        ];
-        for body in yes {
-            assert!(is_error_body(&Bytes::from(body)), "{body}");
-        }
-        for body in no {
-            assert!(!is_error_body(&Bytes::from(body)), "{body}");
-        }
-    }
-
-    #[test]
     fn no_byte_string_makes_the_decoders_panic() {
         // A bounded pseudo-random sweep (xorshift) over lengths and bytes, biased towards JSON punctuation.
         let alphabet = br#"{}[]":,0123456789.-+eE abcerodsmg\u"#;
@@ -460,7 +415,7 @@ mod tests {
                     if r % 4 == 0 { r as u8 } else { alphabet[(r as usize >> 8) % alphabet.len()] }
                 })
                 .collect();
-            let _ = is_error_body(&Bytes::from(bytes.clone()));
+            let _ = super::super::sniff::is_error_body(&bytes);
             let _ = serde_json::from_slice::<crate::raw::auth::types::TokenResponse>(&bytes);
             let _ = serde_json::from_slice::<crate::core::ErrorBody>(&bytes);
             let text = String::from_utf8_lossy(&bytes);

@@ -3,6 +3,7 @@
 //! `cloudbase::Error`, and the one refresh-and-retry on an expired token.
 
 pub(crate) mod context;
+mod sniff;
 pub(crate) mod stream;
 
 use std::future::Future;
