@@ -398,23 +398,7 @@ mod tests {
 
     #[test]
     fn no_byte_string_makes_the_decoders_panic() {
-        // A bounded pseudo-random sweep (xorshift) over lengths and bytes, biased towards JSON punctuation.
-        let alphabet = br#"{}[]":,0123456789.-+eE abcerodsmg\u"#;
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..20_000 {
-            let len = (next() % 64) as usize;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    let r = next();
-                    if r % 4 == 0 { r as u8 } else { alphabet[(r as usize >> 8) % alphabet.len()] }
-                })
-                .collect();
+        for bytes in super::super::sniff::tests::json_like_bytes(0x9E37_79B9_7F4A_7C15, 20_000) {
             let _ = super::super::sniff::is_error_body(&bytes);
             let _ = serde_json::from_slice::<crate::raw::auth::types::TokenResponse>(&bytes);
             let _ = serde_json::from_slice::<crate::core::ErrorBody>(&bytes);
