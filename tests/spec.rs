@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 const SPEC: &str = include_str!("../openapi/auth.yaml");
 /// `METHOD PATH` of every endpoint in section 7 (7.1 to 7.29) of the CloudBase auth HTTP API reference.
 const REFERENCE_ENDPOINTS: &str = include_str!("fixtures/reference-endpoints.txt");
+/// `METHOD PATH` of the endpoints the docs do not list but the official JS SDK calls (its traffic, reference
+/// `jssdk-platform-traffic.md` 1.3), each with its decision written in the spec.
+const TRAFFIC_ENDPOINTS: &str = include_str!("fixtures/traffic-endpoints.txt");
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 fn raw_spec() -> Value {
@@ -51,6 +54,7 @@ fn generated_types() -> BTreeMap<&'static str, Codec> {
         CaptchaInitRequest,
         CaptchaToken,
         CaptchaVerifyRequest,
+        ClientCredentialRequest,
         ConflictResolution,
         CustomSignInRequest,
         EditUserBasicRequest,
@@ -131,7 +135,8 @@ fn operation_ids_are_unique() {
             }
         }
     }
-    assert_eq!(count, 29, "the spec should describe the 29 operations of the reference");
+    // The reference's 29, and the guest token the JS SDK asks for with no session (seen only in its traffic).
+    assert_eq!(count, 30, "the spec should describe the 29 operations of the reference and the guest token");
 }
 
 #[test]
@@ -232,8 +237,11 @@ fn mutated_examples_fail() {
 }
 
 fn reference_endpoints() -> Vec<(&'static str, &'static str)> {
-    REFERENCE_ENDPOINTS
-        .lines()
+    endpoints(REFERENCE_ENDPOINTS)
+}
+
+fn endpoints(list: &'static str) -> Vec<(&'static str, &'static str)> {
+    list.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| line.split_once(' ').unwrap_or_else(|| panic!("not `METHOD PATH`: {line}")))
         .collect()
@@ -257,15 +265,25 @@ fn every_reference_endpoint_is_in_the_spec() {
         );
     }
 
-    let listed: BTreeSet<(&str, &str)> = endpoints.iter().copied().collect();
-    assert_eq!(listed.len(), endpoints.len(), "the fixture lists an endpoint twice");
+    let traffic = self::endpoints(TRAFFIC_ENDPOINTS);
+    let raw = raw_spec();
+    for (method, template) in &traffic {
+        assert!(contract.find_operation(method, template).is_some(), "{method} {template} is not in the spec");
+        let description = raw["paths"][template][method.to_lowercase()]["description"].as_str().unwrap_or_default();
+        assert!(description.contains("seen only in the official JS SDK"), "{method} {template}: where is it from?");
+    }
+    let listed: BTreeSet<(&str, &str)> = endpoints.iter().chain(&traffic).copied().collect();
+    assert_eq!(listed.len(), endpoints.len() + traffic.len(), "the fixtures list an endpoint twice");
     let extra: Vec<String> = contract
         .operations()
         .iter()
         .filter(|op| !listed.contains(&(op.method, op.path_template)))
         .map(|op| format!("{} {} ({})", op.method, op.path_template, op.operation_id))
         .collect();
-    assert!(extra.is_empty(), "operations missing from tests/fixtures/reference-endpoints.txt: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "operations in neither tests/fixtures/reference-endpoints.txt nor traffic-endpoints.txt: {extra:?}"
+    );
 }
 
 #[test]

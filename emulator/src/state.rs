@@ -146,9 +146,13 @@ impl User {
     }
 }
 
+/// The scope of a guest token from `POST /auth/v1/token/clientCredential` (no user, the publishable key's
+/// rights), which tells it apart from the administrator's `client_credentials` grant.
+pub(crate) const GUEST_SCOPE: &str = "guest";
+
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
-    /// `None` for a client-credentials token.
+    /// `None` for a client-credentials or guest token.
     pub user_id: Option<String>,
     pub scope: String,
     pub provider_type: Option<String>,

@@ -112,9 +112,10 @@ async fn test_controls_accept_a_trailing_slash_and_list_every_operation() {
     let emu = Emulator::start().await.unwrap();
     let info: Value = http().get(format!("{}/_emulator/", emu.url())).send().await.unwrap().json().await.unwrap();
     let operations = info["operations"].as_array().unwrap();
-    // auth 29, functions 1, cloud run and APIs 7 methods x 3 templates each, storage 4, its object routes 3,
+    // auth 30 (29 and the JS SDK's guest token), functions 1, cloud run and APIs 7 methods x 3 templates each,
+    // storage 4, its object routes 3,
     // MySQL RESTful 5 methods x 3 path forms, data models 12 + mysqlCommand + 7 data source queries.
-    assert_eq!(operations.len(), 29 + 1 + 21 + 21 + 4 + 3 + 15 + 20);
+    assert_eq!(operations.len(), 30 + 1 + 21 + 21 + 4 + 3 + 15 + 20);
     assert!(operations.contains(&json!({
         "method": "PUT", "path": "/_cos/{bucket}/{*key}", "operation_id": "cos_put_object"
     })));

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use cloudbase_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FieldType, ModelDef};
-use common::{anonymous, bearer, envelope, http, user};
+use common::{anonymous, bearer, envelope, get_json, http, user};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -545,6 +545,53 @@ async fn injection_attempts_change_nothing() {
     assert!(emu.create_model(bad).is_err());
     let count = command(&emu, &token, json!({"sqlTemplate": "select count(*) as n from orders"})).await;
     assert_eq!(count["data"]["executeResultList"], json!([{"n": 3}]));
+}
+
+/// `POST /auth/v1/token/clientCredential`, as the JS SDK sends it with no session: the status and the body.
+async fn guest_token(emu: &EmulatorHandle, body: Value) -> (u16, Value) {
+    let response =
+        http().post(format!("{}/auth/v1/token/clientCredential", emu.url())).json(&body).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn guest_tokens_read_but_do_not_write() {
+    let emu = start().await;
+    let (anon, _) = anonymous(&emu).await;
+    let id = create(&emu, &anon, "post", json!({"title": "by a user"})).await;
+
+    let (status, tokens) = guest_token(&emu, json!({"grant_type": "client_credentials"})).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!((tokens["token_type"].as_str(), tokens["scope"].as_str()), (Some("Bearer"), Some("guest")));
+    assert!(tokens["expires_in"].as_u64().is_some_and(|s| s > 0), "{tokens}");
+    assert!(tokens.get("refresh_token").is_none() && tokens.get("sub").is_none(), "{tokens}");
+    let guest = tokens["access_token"].as_str().unwrap().to_owned();
+    let introspected = get_json(&format!("{}/auth/v1/token/introspect", emu.url()), &guest).await;
+    assert_eq!(introspected["scope"], json!("guest"), "{introspected}");
+
+    // Reads, as the publishable key does: models and tables.
+    let record = data(&emu, &guest, Method::GET, &format!("prod/post/{id}/get"), None).await;
+    assert_eq!(record["record"]["title"], json!("by a user"));
+    let rows = get_json(&format!("{}/v1/rdb/rest/orders?select=id&status=eq.paid&order=id", emu.url()), &guest).await;
+    assert_eq!(rows, json!([{"id": 1}, {"id": 2}]));
+    // No model writes, no SQL commands; nothing changed.
+    assert_eq!(
+        code(&emu, &guest, Method::POST, "prod/post/create", Some(json!({"data": {"title": "guest"}}))).await,
+        "OPERATION_DENIED"
+    );
+    assert_eq!(code(&emu, &guest, Method::DELETE, &format!("prod/post/{id}/delete"), None).await, "OPERATION_DENIED");
+    let denied = command(&emu, &guest, json!({"sqlTemplate": "delete from orders"})).await;
+    assert_eq!(denied["code"], json!("OPERATION_DENIED"), "{denied}");
+    assert_eq!(list(&emu, json!({})).await["records"].as_array().unwrap().len(), 1);
+    let count = command(&emu, &anon, json!({"sqlTemplate": "select count(*) as n from orders"})).await;
+    assert_eq!(count["data"]["executeResultList"], json!([{"n": 3}]));
+
+    // Only the client-credentials grant, with a body.
+    let (status, refused) = guest_token(&emu, json!({"grant_type": "password"})).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("unsupported_grant_type")), "{refused}");
+    let (status, refused) = guest_token(&emu, json!({})).await;
+    assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_argument")), "{refused}");
+    assert_eq!(emu.count("grant_client_credential_token"), 3);
 }
 
 async fn command(emu: &EmulatorHandle, token: &str, body: Value) -> Value {

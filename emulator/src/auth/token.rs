@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::request::{Req, given, invalid_client, required};
-use crate::state::{ApiError, ApiResult, RefreshState, Session};
+use crate::state::{ApiError, ApiResult, GUEST_SCOPE, RefreshState, Session};
 use crate::util::{percent_encode, random_hex};
 
 #[derive(Deserialize, Default)]
@@ -119,6 +119,35 @@ impl Ctx<'_> {
                 ),
             )),
         }
+    }
+
+    /// A guest's token for a client with no session (see `grant_client_credential_token` in the spec): no user,
+    /// no refresh token, the publishable key's rights.
+    pub(super) fn grant_client_credential_token(&mut self, req: &Req) -> ApiResult<Value> {
+        let body: TokenBody = req.body()?;
+        match required(&body.grant_type, "grant_type")? {
+            "client_credentials" => {}
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    "unsupported_grant_type",
+                    3,
+                    format!("grant_type {other:?} is not supported here (use client_credentials)"),
+                ));
+            }
+        }
+        let session_id = random_hex::<16>();
+        self.core.db.sessions.insert(
+            session_id.clone(),
+            Session {
+                user_id: None,
+                scope: GUEST_SCOPE.into(),
+                provider_type: None,
+                revoked: false,
+                refresh_ttl: Duration::ZERO,
+            },
+        );
+        Ok(self.token_response(&session_id, false))
     }
 
     pub(super) fn introspect_token(&self, req: &Req) -> Value {

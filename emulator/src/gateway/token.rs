@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::RequestId;
 use crate::reply::json_response;
-use crate::state::State;
+use crate::state::{GUEST_SCOPE, State};
 
 /// Who called a gateway service, as established from `Authorization: Bearer <token>` by the gateway's token
 /// check. Handlers registered with [`crate::EmulatorBuilder`] receive it; forwarded services receive it as the
@@ -43,6 +43,9 @@ pub enum Caller {
     /// The configured publishable key ([`crate::EmulatorConfig::publishable_key`]): an anonymous caller with no
     /// user.
     PublishableKey,
+    /// A guest token from `POST /auth/v1/token/clientCredential`, which the JS SDK asks for when it has no
+    /// session: no user, the publishable key's rights.
+    Guest,
 }
 
 impl Caller {
@@ -50,7 +53,7 @@ impl Caller {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Caller::User { user_id, .. } => Some(user_id),
-            Caller::Client | Caller::PublishableKey => None,
+            Caller::Client | Caller::PublishableKey | Caller::Guest => None,
         }
     }
 
@@ -64,6 +67,12 @@ impl Caller {
         matches!(self, Caller::PublishableKey)
     }
 
+    /// True for a caller with neither a user nor the administrator's rights: the publishable key or a guest
+    /// token. Such a caller may read data but not write data models or run SQL commands.
+    pub fn is_guest(&self) -> bool {
+        matches!(self, Caller::PublishableKey | Caller::Guest)
+    }
+
     /// Sets the caller headers a service receives (`x-cloudbase-caller`, `x-cloudbase-user-id` for a user),
     /// replacing any a client sent.
     pub(crate) fn write_headers(&self, headers: &mut HeaderMap) {
@@ -74,13 +83,15 @@ impl Caller {
         }
     }
 
-    /// The value of the `x-cloudbase-caller` header: `user`, `anonymous`, `publishable_key` or `client`.
+    /// The value of the `x-cloudbase-caller` header: `user`, `anonymous`, `publishable_key`, `guest` or
+    /// `client`.
     pub fn kind(&self) -> &'static str {
         match self {
             Caller::User { anonymous: false, .. } => "user",
             Caller::User { anonymous: true, .. } => "anonymous",
             Caller::PublishableKey => "publishable_key",
             Caller::Client => "client",
+            Caller::Guest => "guest",
         }
     }
 }
@@ -126,6 +137,7 @@ pub(crate) fn check_token(state: &State, headers: &HeaderMap) -> Result<Caller, 
             anonymous: core.db.users.get(user_id).is_some_and(|u| u.anonymous),
             user_id: user_id.clone(),
         },
+        None if session.scope == GUEST_SCOPE => Caller::Guest,
         None => Caller::Client,
     })
 }
@@ -174,6 +186,7 @@ mod tests {
                 Caller::User { user_id, anonymous } => json!({"user": user_id, "anonymous": anonymous}),
                 Caller::Client => json!("client"),
                 Caller::PublishableKey => json!("publishable_key"),
+                Caller::Guest => json!("guest"),
             };
             json_response(200, &who)
         };
@@ -237,6 +250,11 @@ mod tests {
         )
         .await;
         assert_eq!(whoami(&state, Some(&bearer(&client["access_token"]))).await.1, json!("client"));
+
+        // The JS SDK's guest token (no credential at all) is not the administrator's.
+        let guest =
+            sign_in(&state, "/auth/v1/token/clientCredential", json!({"grant_type": "client_credentials"}), None).await;
+        assert_eq!(whoami(&state, Some(&bearer(&guest["access_token"]))).await.1, json!("guest"));
     }
 
     #[tokio::test]

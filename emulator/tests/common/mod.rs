@@ -43,6 +43,11 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// `GET url` with `token` as the Bearer credential: the JSON body, whatever the status.
+pub async fn get_json(url: &str, token: &str) -> Value {
+    http().get(url).header("authorization", bearer(token)).send().await.unwrap().json().await.unwrap()
+}
+
 /// Asserts a gateway envelope: status, `code`, `requestId` = the `x-request-id` header; answers the message.
 pub async fn envelope(response: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(response.status().as_u16(), status, "expected {status} {code}");

@@ -23,7 +23,7 @@ pub(crate) async fn handle(AxumState(state): AxumState<Arc<State>>, request: Req
         Err(response) => return response,
     };
     // The real service wants an administrator (or an API key); here users and client tokens may run it.
-    if call.caller.is_publishable_key() {
+    if call.caller.is_guest() {
         let denied = ModelErr::new("OPERATION_DENIED", "mysqlCommand needs a signed-in user or an administrator token");
         return answer(&call.request_id, Err(denied));
     }

@@ -204,8 +204,8 @@ async fn run_record(state: &State, op: Op, params: HashMap<String, String>, call
     if env != "prod" && env != "pre" {
         return Err(invalid(format!("envType must be prod or pre, not {env:?}")));
     }
-    if op.writes() && call.caller.is_publishable_key() {
-        return Err(ModelErr::new("OPERATION_DENIED", "the publishable key may read models but not write them"));
+    if op.writes() && call.caller.is_guest() {
+        return Err(ModelErr::new("OPERATION_DENIED", "a guest (no user) may read models but not write them"));
     }
     let body =
         if matches!(op, Op::GetById | Op::ListSimple | Op::DeleteById) { Map::new() } else { body_object(&call.body)? };
