@@ -97,18 +97,7 @@ impl Ctx<'_> {
                 if self.core.config.client_secret.as_ref().is_some_and(|s| *s != secret) {
                     return Err(ApiError::new(401, "unauthorized_client", 4022, "wrong client secret"));
                 }
-                let session_id = random_hex::<16>();
-                self.core.db.sessions.insert(
-                    session_id.clone(),
-                    Session {
-                        user_id: None,
-                        scope: "client".into(),
-                        provider_type: None,
-                        revoked: false,
-                        refresh_ttl: Duration::ZERO,
-                    },
-                );
-                Ok(self.token_response(&session_id, false))
+                Ok(self.userless_tokens("client"))
             }
             other => Err(ApiError::new(
                 400,
@@ -136,18 +125,22 @@ impl Ctx<'_> {
                 ));
             }
         }
+        Ok(self.userless_tokens(GUEST_SCOPE))
+    }
+
+    /// Opens a session with no user (`scope` tells the administrator's from a guest's) and answers its access
+    /// token: there is no refresh token, the client asks again.
+    fn userless_tokens(&mut self, scope: &str) -> Value {
         let session_id = random_hex::<16>();
-        self.core.db.sessions.insert(
-            session_id.clone(),
-            Session {
-                user_id: None,
-                scope: GUEST_SCOPE.into(),
-                provider_type: None,
-                revoked: false,
-                refresh_ttl: Duration::ZERO,
-            },
-        );
-        Ok(self.token_response(&session_id, false))
+        let session = Session {
+            user_id: None,
+            scope: scope.into(),
+            provider_type: None,
+            revoked: false,
+            refresh_ttl: Duration::ZERO,
+        };
+        self.core.db.sessions.insert(session_id.clone(), session);
+        self.token_response(&session_id, false)
     }
 
     pub(super) fn introspect_token(&self, req: &Req) -> Value {
