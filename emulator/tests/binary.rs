@@ -68,6 +68,18 @@ impl Running {
     }
 }
 
+/// Runs the binary with `args`, which must stop it before it starts (within 30 s, with a failure status):
+/// what it printed on stderr.
+async fn refused(args: &[&str]) -> String {
+    let output =
+        tokio::time::timeout(Duration::from_secs(30), Command::new(BIN).args(args).kill_on_drop(true).output())
+            .await
+            .expect("exits within 30 s")
+            .unwrap();
+    assert!(!output.status.success(), "{args:?} started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn temp_file(name: &str, contents: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("cloudbase-emulator-{}-{name}", std::process::id()));
     std::fs::write(&path, contents).unwrap();
@@ -207,15 +219,7 @@ async fn binary_flags_apply() {
 #[tokio::test]
 async fn binary_rejects_a_bad_seed_file() {
     let seed = temp_file("bad-seed.json", "{not json");
-    let output = tokio::time::timeout(
-        Duration::from_secs(30),
-        Command::new(BIN).args(["--seed", seed.to_str().unwrap()]).kill_on_drop(true).output(),
-    )
-    .await
-    .expect("exits within 30 s")
-    .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("seed"));
+    assert!(refused(&["--seed", seed.to_str().unwrap()]).await.contains("seed"));
     let _ = std::fs::remove_file(seed);
 }
 
@@ -287,13 +291,7 @@ async fn binary_forwards_functions_cloud_run_and_apis_to_local_servers() {
 #[tokio::test]
 async fn binary_rejects_bad_forward_flags() {
     for args in [["--function", "sum"], ["--cloudrun", "1bad=http://127.0.0.1:1"], ["--api", "label=ftp://x"]] {
-        let output =
-            tokio::time::timeout(Duration::from_secs(30), Command::new(BIN).args(args).kill_on_drop(true).output())
-                .await
-                .expect("exits within 30 s")
-                .unwrap();
-        assert!(!output.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&output.stderr).contains(args[0]), "{args:?}");
+        assert!(refused(&args).await.contains(args[0]), "{args:?}");
     }
 }
 
@@ -380,14 +378,6 @@ async fn binary_seed_data_and_data_dir() {
 
     // A bad seed file stops the start.
     let bad = temp_file("bad-seed-data.json", r#"{"sql": ["CREATE TABLE ("]}"#);
-    let output = tokio::time::timeout(
-        Duration::from_secs(30),
-        Command::new(BIN).args(["--seed-data", bad.to_str().unwrap()]).kill_on_drop(true).output(),
-    )
-    .await
-    .expect("exits within 30 s")
-    .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("seed"));
+    assert!(refused(&["--seed-data", bad.to_str().unwrap()]).await.contains("seed"));
     let _ = std::fs::remove_file(bad);
 }
